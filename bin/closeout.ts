@@ -1,0 +1,1 @@
+console.log("dispatch", process.version, process.argv.slice(2))
