@@ -1,0 +1,77 @@
+// The gate catalogue, generated from the specs (never kept by hand): each spec file is imported in
+// catalog mode, where gate() records its definition instead of registering a test.
+import { readdirSync, statSync } from 'node:fs'
+import { join, relative, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { CLASSIFICATIONS, CLASSIFICATION_DESCRIPTIONS } from './classification.ts'
+import { SUITES, SUITE_NAMES } from './suites.ts'
+import { startCatalogCollection, stopCatalogCollection, type GateDef } from './gate.ts'
+
+export interface CatalogEntry extends GateDef {
+  file: string
+}
+
+export function specFiles(root: string): string[] {
+  const dir = join(root, 'specs')
+  const out: string[] = []
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name)
+      if (statSync(p).isDirectory()) walk(p)
+      else if (name.endsWith('.spec.ts')) out.push(p)
+    }
+  }
+  walk(dir)
+  // suite order (closeout, rehearsal, readiness), then file name (NN-prefixed = runbook order)
+  const rank = (f: string) => SUITE_NAMES.findIndex((s) => relative(dir, f).startsWith(`${s}/`))
+  return out.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+}
+
+let cached: CatalogEntry[] | undefined
+
+export async function loadCatalog(root = process.cwd()): Promise<CatalogEntry[]> {
+  if (cached) return cached
+  const entries: CatalogEntry[] = []
+  for (const file of specFiles(resolve(root))) {
+    const reg = startCatalogCollection()
+    try {
+      await import(pathToFileURL(file).href)
+    } finally {
+      stopCatalogCollection()
+    }
+    for (const def of reg.defs) entries.push({ ...def, file: relative(root, file) })
+  }
+  cached = entries
+  return entries
+}
+
+export interface TagDefinition {
+  name: string
+  description: string
+}
+
+/** Every tag vitest must know (strictTags): suites, gate ids, classifications. */
+export function tagDefinitions(catalog: CatalogEntry[]): TagDefinition[] {
+  const tags: TagDefinition[] = SUITE_NAMES.map((s) => ({ name: s, description: `suite: ${SUITES[s].description}` }))
+  const byId = new Map<string, CatalogEntry[]>()
+  for (const g of catalog) byId.set(g.id, [...(byId.get(g.id) ?? []), g])
+  for (const [id, gs] of byId) tags.push({ name: id, description: `gate (${gs.map((g) => g.suite).join(', ')}): ${gs[0].title}` })
+  for (const c of CLASSIFICATIONS) tags.push({ name: c, description: `classification: ${CLASSIFICATION_DESCRIPTIONS[c]}` })
+  return tags
+}
+
+export function formatCatalog(catalog: CatalogEntry[]): string {
+  const rows = catalog.map((g) => [g.id, g.suite, g.classification, (g.needs ?? []).join(',') || '-', g.evidence, `${g.title}${g.mutates ? ' [--allow-mutations]' : ''}${g.disrupts ? ' [--allow-disruption]' : ''}`])
+  const head = ['id', 'suite', 'fails as', 'needs', 'evidence', 'checks']
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
+  return [fmt(head), ...rows.map(fmt)].join('\n')
+}
+
+export function catalogMarkdown(catalog: CatalogEntry[]): string {
+  const lines = ['| id | suite | checks | fails as | needs | evidence |', '|---|---|---|---|---|---|']
+  for (const g of catalog) {
+    lines.push(`| \`${g.id}\` | ${g.suite} | ${g.title}${g.disrupts ? ' (opt-in: `--allow-disruption`)' : ''}${g.mutates ? ' (mutations only with `--allow-mutations`)' : ''} | ${g.classification} | ${(g.needs ?? []).join(', ') || '-'} | ${g.evidence} |`)
+  }
+  return lines.join('\n')
+}

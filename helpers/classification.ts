@@ -1,0 +1,78 @@
+// Classifications, the decision they lead to, and what an operator must do before a retry.
+// Names come from the seeds (F3-4 plan DEC-237, E2-3 runbook, readiness reviews).
+
+export const CLASSIFICATIONS = [
+  'ENVIRONMENT_BLOCKED',
+  'MONITORING_ACCESS_BLOCKED',
+  'STARTUP_FAILED',
+  'SMOKE_FAILED',
+  'FRESHNESS_SLO_BREACHED',
+  'MIGRATION_FAILED',
+  'BACKFILL_FAILED',
+  'SYNC_FAILED',
+  'IDEMPOTENCY_FAILED',
+  'READINESS_FAILED',
+] as const
+
+export type Classification = (typeof CLASSIFICATIONS)[number]
+
+/** "Could not check" classifications: the gate is blocked, not failed. */
+export const BLOCKING_CLASSIFICATIONS: readonly Classification[] = ['ENVIRONMENT_BLOCKED', 'MONITORING_ACCESS_BLOCKED']
+
+export function isBlockingClassification(c: string | null | undefined): boolean {
+  return c != null && (BLOCKING_CLASSIFICATIONS as readonly string[]).includes(c)
+}
+
+export function isClassification(value: string): value is Classification {
+  return (CLASSIFICATIONS as readonly string[]).includes(value)
+}
+
+export const CLASSIFICATION_DESCRIPTIONS: Record<Classification, string> = {
+  ENVIRONMENT_BLOCKED: 'Could not check: cluster/API server unreachable, 401/403, namespace or workload source missing',
+  MONITORING_ACCESS_BLOCKED: 'Could not check: the metrics query path (Azure Monitor / Prometheus) is unavailable or refused',
+  STARTUP_FAILED: 'Consumer rollout or its DB / Event Hubs connectivity failed',
+  SMOKE_FAILED: 'In-cluster API smoke (/admin/tx 200/404) failed',
+  FRESHNESS_SLO_BREACHED: 'Consumer freshness rows exist but exceed the SLO',
+  MIGRATION_FAILED: 'Schema migration (alembic upgrade head) failed',
+  BACKFILL_FAILED: 'Backfill of the T_cutover-24h … T_cutover-1s window failed',
+  SYNC_FAILED: 'Consumer sync of the synthetic happy scenario failed',
+  IDEMPOTENCY_FAILED: 'Canonical payload changed after replaying the duplicate scenario',
+  READINESS_FAILED: 'Operational readiness check failed',
+}
+
+/** What must be true before the next attempt (written into every non-GO summary). */
+export const UNBLOCK_CRITERIA: Record<Classification, string> = {
+  ENVIRONMENT_BLOCKED:
+    'ENVIRONMENT_BLOCKED: the API server is reachable from the runner with valid credentials (kubelogin convert-kubeconfig), the namespace and the API/consumer workloads (or their repository manifests) exist; rerun the blocked gates.',
+  MONITORING_ACCESS_BLOCKED:
+    'MONITORING_ACCESS_BLOCKED: the runner identity can query the workspace (Log Analytics Reader) or the Prometheus endpoint, and the AppMetrics table has consumer_kafka_lag / consumer_freshness_seconds rows; rerun consumer-lag and consumer-freshness.',
+  STARTUP_FAILED:
+    'STARTUP_FAILED: the consumer rollout completes (pods Ready, no CrashLoopBackOff) and its DB and Event Hubs probes print their success markers; rerun from consumer-rollout.',
+  SMOKE_FAILED: 'SMOKE_FAILED: GET /admin/tx/{known id} answers 200 and an unknown id answers 404 in-cluster; rerun smoke-404 and smoke-200.',
+  FRESHNESS_SLO_BREACHED:
+    'FRESHNESS_SLO_BREACHED: max consumer_freshness_seconds in the closeout window is within the SLO; investigate consumer throughput, then rerun consumer-freshness.',
+  MIGRATION_FAILED: 'MIGRATION_FAILED: `alembic upgrade head` succeeds in the API pod; fix the migration, set a new T_cutover and rerun the full rehearsal.',
+  BACKFILL_FAILED: 'BACKFILL_FAILED: the backfill command succeeds for the T_cutover-24h … T_cutover-1s window; set a new T_cutover and rerun the full rehearsal.',
+  SYNC_FAILED: 'SYNC_FAILED: the happy-scenario tx becomes visible through the API after consume; set a new T_cutover and rerun the full rehearsal.',
+  IDEMPOTENCY_FAILED:
+    'IDEMPOTENCY_FAILED: replaying the duplicate scenario leaves the canonical payload hash unchanged; fix the upsert key (tx_id + version), set a new T_cutover and rerun the full rehearsal.',
+  READINESS_FAILED: 'READINESS_FAILED: the failed readiness check passes (see its evidence); rerun the readiness suite.',
+}
+
+/** Error type gate bodies throw to fail with a specific classification (defaults to the gate's own). */
+export class GateFailure extends Error {
+  readonly classification: Classification | undefined
+  constructor(message: string, classification?: Classification) {
+    super(message)
+    this.name = 'GateFailure'
+    this.classification = classification
+  }
+}
+
+/** "Could not check": an access problem, classified ENVIRONMENT_BLOCKED or MONITORING_ACCESS_BLOCKED. */
+export class GateBlocked extends GateFailure {
+  constructor(message: string, classification: 'ENVIRONMENT_BLOCKED' | 'MONITORING_ACCESS_BLOCKED' = 'ENVIRONMENT_BLOCKED') {
+    super(message, classification)
+    this.name = 'GateBlocked'
+  }
+}

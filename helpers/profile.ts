@@ -1,0 +1,234 @@
+// Target profiles: declarative YAML in fixtures/targets/, validated at load.
+// Unknown keys are rejected, every error names its key path, `${VAR}` / `${VAR:-default}` interpolate.
+import { readFileSync, existsSync } from 'node:fs'
+import { resolve, dirname, isAbsolute } from 'node:path'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { z } from 'zod'
+
+const argv = z.array(z.string().min(1)).min(1)
+const probe = z.strictObject({ command: argv, marker: z.string().min(1) })
+
+export const TargetProfileSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  /** who owns a retry; written into retry metadata of every non-GO summary */
+  owner: z.string().min(1),
+  retryAfterHours: z.number().positive().default(24),
+  kube: z.strictObject({
+    /** kubeconfig file; empty = KUBECONFIG, ~/.kube/config, then in-cluster ServiceAccount */
+    kubeconfig: z.string().optional(),
+    context: z.string().optional(),
+    namespace: z.string().min(1),
+    requestTimeoutMs: z.number().int().positive().default(15_000),
+    execTimeoutMs: z.number().int().positive().default(60_000),
+    /** pods whose logs are attached on failure (chainsaw's catch) */
+    diagnosticsTailLines: z.number().int().positive().default(400),
+  }),
+  api: z.strictObject({
+    deployment: z.string().min(1),
+    container: z.string().min(1),
+    service: z.string().min(1),
+    port: z.number().int().positive(),
+    /** port-forward from the runner (jumpbox/CI) or direct URL (in-cluster Job) */
+    access: z.enum(['port-forward', 'direct']).default('port-forward'),
+    baseUrl: z.string().url().optional(),
+    txPath: z.string().includes('{tx_id}').default('/admin/tx/{tx_id}'),
+    missingTxIdPrefix: z.string().min(1).default('tx-missing-'),
+    timeoutMs: z.number().int().positive().default(10_000),
+    /** removed before the canonical hash (DESIGN: event_time, data_lag_sec) */
+    volatileFields: z.array(z.string()).default(['event_time', 'data_lag_sec']),
+    bodyExcerptBytes: z.number().int().positive().default(2048),
+  }),
+  consumer: z.strictObject({
+    deployment: z.string().min(1),
+    container: z.string().min(1),
+    /** repository manifests tried when the live deployment is missing (plan Task 2 step 1, in order) */
+    manifests: z.array(z.string()).default([]),
+    /** image repository the consumer tag is pinned under (the API's tag) */
+    imageRepository: z.string().min(1),
+    rolloutTimeoutSeconds: z.number().int().positive().default(180),
+    bootstrap: z
+      .strictObject({
+        envFromSecret: z.string().min(1),
+        serviceName: z.string().min(1),
+        command: argv,
+      })
+      .optional(),
+    dbProbe: probe,
+    eventhubsProbe: probe,
+  }),
+  eventhubs: z.strictObject({ host: z.string().min(1), port: z.number().int().positive().default(9093) }),
+  database: z.strictObject({
+    deployment: z.string().min(1),
+    container: z.string().min(1),
+    /** argv run in the DB pod; its first non-empty stdout line is the known tx id */
+    knownTxCommand: argv,
+  }),
+  monitoring: z.strictObject({
+    source: z.enum(['azure-monitor', 'prometheus']),
+    windowMinutes: z.number().int().positive().default(30),
+    freshnessSloSeconds: z.number().positive().default(5),
+    timeoutMs: z.number().int().positive().default(30_000),
+    azureMonitor: z
+      .strictObject({
+        workspaceId: z.string().min(1),
+        /** e.g. https://api.loganalytics.io/v1 (used verbatim) */
+        endpoint: z.string().url().optional(),
+        /** 'default' = DefaultAzureCredential; a token = static bearer (local double only) */
+        credential: z.union([z.literal('default'), z.strictObject({ token: z.string().min(1) })]).default('default'),
+        lagQuery: z.string().min(1),
+        freshnessQuery: z.string().min(1),
+      })
+      .optional(),
+    prometheus: z
+      .strictObject({
+        url: z.string().url(),
+        bearerToken: z.string().optional(),
+        stepSeconds: z.number().int().positive().default(60),
+        lagQuery: z.string().min(1),
+        freshnessQuery: z.string().min(1),
+      })
+      .optional(),
+  }),
+  rehearsal: z
+    .strictObject({
+      /** UTC ISO8601 cut line; empty = the run's start, rounded to the second */
+      cutover: z.string().optional(),
+      bufferMinutes: z.number().int().nonnegative().default(5),
+      migrateCommand: argv,
+      /** placeholders: {ledgerFile} {paymentFile} {since} {until} */
+      backfillCommand: argv,
+      /** placeholders: {scenario} {runId} */
+      publishCommand: argv,
+      /** placeholders: {maxMessages} */
+      consumeCommand: argv,
+      uploadDir: z.string().default('/tmp'),
+      happyMaxMessages: z.number().int().positive().default(3),
+      duplicateMaxMessages: z.number().int().positive().default(6),
+      /** the tx id the happy scenario makes visible; placeholders {runId} */
+      syncTxId: z.string().default('tx-sync-pay-{runId}'),
+      syncTimeoutSeconds: z.number().int().positive().default(30),
+    })
+    .optional(),
+  readiness: z
+    .strictObject({
+      requiredMetrics: z.array(z.string()).default([]),
+      dlqBacklogMax: z.number().int().nonnegative().default(0),
+      piiPatterns: z.array(z.string()).default([]),
+    })
+    .optional(),
+  /** names of env vars whose values must never reach a report (besides token/password patterns) */
+  secretEnv: z.array(z.string()).default([]),
+})
+
+export type TargetProfile = z.infer<typeof TargetProfileSchema>
+
+export class ProfileError extends Error {
+  readonly file: string
+  readonly problems: string[]
+  constructor(file: string, problems: string[]) {
+    super(`target profile ${file} is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ProfileError'
+    this.file = file
+    this.problems = problems
+  }
+}
+
+export const DEFAULT_TARGET = 'fixtures/targets/local.yaml'
+
+export function resolveTargetPath(explicit: string | undefined, root = process.cwd()): string {
+  const p = explicit || process.env.CLOSEOUT_TARGET || DEFAULT_TARGET
+  return isAbsolute(p) ? p : resolve(root, p)
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+
+/** Replace ${VAR} / ${VAR:-default} in every string; collect the names of missing variables. */
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string, missing: string[]): unknown {
+  if (typeof value === 'string') {
+    const out = value.replace(VAR, (_m, name: string, fallback: string | undefined) => {
+      const v = env[name]
+      if (v !== undefined && v !== '') return v
+      if (fallback !== undefined) return fallback
+      missing.push(`${path}: environment variable ${name} is not set (export it, or write \${${name}:-default})`)
+      return ''
+    })
+    // a value that is one whole ${…} takes the YAML type its text would have (port: ${PORT:-9093})
+    if (out !== value && /^\$\{[^}]+\}$/.test(value)) {
+      if (/^-?\d+(\.\d+)?$/.test(out)) return Number(out)
+      if (out === 'true' || out === 'false') return out === 'true'
+      if (out === '') return undefined
+    }
+    return out
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, `${path}[${i}]`, missing))
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, path ? `${path}.${k}` : k, missing)]))
+  }
+  return value
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') || '(root)'
+  if (issue.code === 'unrecognized_keys') {
+    return `${path === '(root)' ? '' : path + ': '}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; allowed keys are listed in fixtures/targets/README.md)`
+  }
+  return `${path}: ${issue.message}`
+}
+
+/** Load, interpolate and validate a profile. Throws ProfileError (never a stack trace for bad input). */
+export function loadProfile(file: string, env: NodeJS.ProcessEnv = process.env): TargetProfile {
+  if (!existsSync(file)) {
+    throw new ProfileError(file, [`file not found (pass --target FILE or set CLOSEOUT_TARGET; profiles live in fixtures/targets/)`])
+  }
+  let raw: unknown
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'))
+  } catch (err) {
+    const msg = err instanceof YAMLParseError ? `${err.message.split('\n')[0]}` : String(err)
+    throw new ProfileError(file, [`YAML syntax: ${msg}`])
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ProfileError(file, ['(root): expected a mapping of keys (name, owner, kube, api, …)'])
+  }
+  const missing: string[] = []
+  const interpolated = interpolate(raw, env, '', missing)
+  const result = TargetProfileSchema.safeParse(interpolated)
+  const problems = [...missing, ...(result.success ? [] : result.error.issues.map(formatIssue))]
+  if (result.success && result.data.monitoring.source === 'azure-monitor' && !result.data.monitoring.azureMonitor) {
+    problems.push('monitoring.azureMonitor: required when monitoring.source is "azure-monitor"')
+  }
+  if (result.success && result.data.monitoring.source === 'prometheus' && !result.data.monitoring.prometheus) {
+    problems.push('monitoring.prometheus: required when monitoring.source is "prometheus"')
+  }
+  if (result.success && result.data.api.access === 'direct' && !result.data.api.baseUrl) {
+    problems.push('api.baseUrl: required when api.access is "direct" (e.g. http://tx-lookup-api.txlookup.svc.cluster.local:8000)')
+  }
+  if (problems.length || !result.success) throw new ProfileError(file, problems)
+  const profile = result.data
+  // relative kubeconfig / manifest paths are relative to the repository root (the profile's ../..)
+  const root = resolve(dirname(file), '..', '..')
+  if (profile.kube.kubeconfig && !isAbsolute(profile.kube.kubeconfig)) profile.kube.kubeconfig = resolve(root, profile.kube.kubeconfig)
+  profile.consumer.manifests = profile.consumer.manifests.map((m) => (isAbsolute(m) ? m : resolve(root, m)))
+  return profile
+}
+
+/** Every value in the profile that must be redacted: tokens and the values of secretEnv variables. */
+export function profileSecrets(profile: TargetProfile, env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = []
+  const cred = profile.monitoring.azureMonitor?.credential
+  if (cred && cred !== 'default') out.push(cred.token)
+  if (profile.monitoring.prometheus?.bearerToken) out.push(profile.monitoring.prometheus.bearerToken)
+  for (const name of profile.secretEnv) {
+    const v = env[name]
+    if (v) out.push(v)
+  }
+  return out.filter((s) => s.length >= 4)
+}
+
+/** Substitute {placeholders} in each argv element (no shell: values never need quoting). */
+export function fillCommand(command: readonly string[], values: Record<string, string>): string[] {
+  return command.map((part) =>
+    part.replace(/\{([A-Za-z]+)\}/g, (m, key: string) => (key in values ? values[key] : m)),
+  )
+}

@@ -1,0 +1,112 @@
+import { describe, test, expect, beforeEach } from 'vitest'
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { decide, finalizeRun, verifyManifest, EXIT_CODES } from '../../helpers/decision.ts'
+import { writeRunInfo, writeGateResult, bundleDir, type GateResult, type RunInfo } from '../../helpers/run-state.ts'
+
+describe('decision', () => {
+  test('GO only when every selected gate passed', () => {
+    expect(decide([{ status: 'passed', classification: null }])).toBe('GO')
+    expect(decide([])).toBe('BLOCKED')
+  })
+  test('NO_GO when any gate failed with *_FAILED or FRESHNESS_SLO_BREACHED, even if others are blocked', () => {
+    expect(decide([{ status: 'failed', classification: 'SMOKE_FAILED' }, { status: 'blocked', classification: 'ENVIRONMENT_BLOCKED' }])).toBe('NO_GO')
+    expect(decide([{ status: 'passed', classification: null }, { status: 'failed', classification: 'FRESHNESS_SLO_BREACHED' }])).toBe('NO_GO')
+  })
+  test('BLOCKED when nothing failed but something was blocked or did not run', () => {
+    expect(decide([{ status: 'passed', classification: null }, { status: 'blocked', classification: 'MONITORING_ACCESS_BLOCKED' }])).toBe('BLOCKED')
+    expect(decide([{ status: 'blocked', classification: null }])).toBe('BLOCKED')
+    expect(decide([{ status: 'passed', classification: null }, { status: 'skipped', classification: null }])).toBe('BLOCKED')
+    expect(decide([{ status: 'passed', classification: null }], { interrupted: true })).toBe('BLOCKED')
+  })
+  test('exit codes', () => {
+    expect(EXIT_CODES).toEqual({ GO: 0, NO_GO: 1, BLOCKED: 2, USAGE: 3 })
+  })
+})
+
+describe('finalizeRun', () => {
+  let root: string
+  const now = new Date('2026-11-22T10:00:00Z')
+  const gate = (id: string, status: GateResult['status'], classification: string | null, reason: string | null = null): GateResult => ({
+    id,
+    suite: 'closeout',
+    status,
+    classification,
+    reason,
+    durationMs: 5,
+    evidence: null,
+    startedAt: now.toISOString(),
+    finishedAt: now.toISOString(),
+  })
+  const info = (over: Partial<RunInfo> = {}): RunInfo => ({
+    runId: '20261122_100000',
+    target: { file: 'fixtures/targets/local.yaml', name: 'local' },
+    startedAt: now.toISOString(),
+    tagsFilter: 'closeout',
+    selected: ['baseline', 'smoke-404', 'smoke-200'].map((id) => ({ id, suite: 'closeout' as const, classification: 'SMOKE_FAILED', needs: [], evidence: `${id}.log`, title: id })),
+    allowMutations: false,
+    allowDisruption: false,
+    invocations: 1,
+    owner: 'ops-team',
+    retryAfterHours: 4,
+    ...over,
+  })
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'decision-'))
+    process.env.CLOSEOUT_REPORTS_DIR = join(root, 'reports')
+  })
+
+  test('writes summary.json with the DESIGN schema, the suite markdown with retry metadata, and a manifest', () => {
+    writeRunInfo(info())
+    writeGateResult('20261122_100000', gate('baseline', 'passed', null))
+    writeGateResult('20261122_100000', gate('smoke-404', 'failed', 'SMOKE_FAILED', 'GET /admin/tx/x answered 200, expected 404'))
+    writeGateResult('20261122_100000', gate('smoke-200', 'blocked', null, 'blocked by smoke-404 (SMOKE_FAILED)'))
+    const bundle = bundleDir('20261122_100000', 'closeout')
+    const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    expect(s.decision).toBe('NO_GO')
+    expect(s.classifications).toEqual(['SMOKE_FAILED'])
+    expect(s.retry).toEqual({ owner: 'ops-team', retryAtUtc: '2026-11-22T14:00:00Z', unblockCriteria: [expect.stringMatching(/^SMOKE_FAILED: /)] })
+    const onDisk = JSON.parse(readFileSync(join(root, 'reports/latest/summary.json'), 'utf8'))
+    for (const k of ['suite', 'runId', 'target', 'startedAt', 'finishedAt', 'decision', 'gates', 'classifications', 'retry', 'evidenceDir', 'reportDir']) expect(onDisk).toHaveProperty(k)
+    expect(onDisk.gates.map((g: { id: string; status: string }) => `${g.id}:${g.status}`)).toEqual(['baseline:passed', 'smoke-404:failed', 'smoke-200:blocked'])
+    const md = readFileSync(join(bundle, '99_f3_4_runtime_summary.md'), 'utf8')
+    expect(md).toContain('decision: **NO_GO**')
+    expect(md).toContain('retry_at_utc: 2026-11-22T14:00:00Z')
+    expect(md).toContain('blocked by smoke-404 (SMOKE_FAILED)')
+    expect(verifyManifest(bundle)).toEqual({ ok: true, problems: [] })
+    writeFileSync(join(bundle, '99_f3_4_runtime_summary.md'), md.replace('NO_GO', 'GO'))
+    expect(verifyManifest(bundle).problems).toEqual(['changed: 99_f3_4_runtime_summary.md'])
+  })
+
+  test('a configuration error still leaves a BLOCKED summary naming the error; unrun gates are skipped', () => {
+    writeRunInfo(info({ configError: 'target profile p.yaml is invalid:\n  - kube: unknown key "x"' }))
+    const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    expect(s.decision).toBe('BLOCKED')
+    expect(s.configError).toContain('unknown key')
+    expect(s.gates.every((g) => g.status === 'skipped')).toBe(true)
+    expect(s.retry?.unblockCriteria[0]).toMatch(/^CONFIGURATION: /)
+  })
+
+  test('an interrupted run lists the gates that did not run and is never GO', () => {
+    writeRunInfo(info())
+    writeGateResult('20261122_100000', gate('baseline', 'passed', null))
+    const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now, interrupted: true })
+    expect(s.decision).toBe('BLOCKED')
+    expect(s.interrupted).toBe(true)
+    expect(s.gates.find((g) => g.id === 'smoke-200')).toMatchObject({ status: 'skipped', reason: 'not run: the run was interrupted' })
+  })
+
+  test('the rehearsal bundle gets the 08 decision and 09 rollback records', () => {
+    writeRunInfo(info({ selected: [{ id: 'migrate', suite: 'rehearsal', classification: 'MIGRATION_FAILED', needs: [], evidence: '02_alembic_upgrade.log', title: 'm' }] }))
+    writeGateResult('20261122_100000', { ...gate('migrate', 'failed', 'MIGRATION_FAILED', 'exit 1'), suite: 'rehearsal' })
+    finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    const b = bundleDir('20261122_100000', 'rehearsal')
+    expect(readFileSync(join(b, '08_cutover_decision.log'), 'utf8')).toMatch(/decision: NO_GO/)
+    const rb = readFileSync(join(b, '09_rollback_or_no_rollback.log'), 'utf8')
+    expect(rb).toMatch(/do not perform cutover promotion/)
+    expect(rb).toMatch(/new T_cutover/)
+    for (const k of ['command:', 'exit_code:', 'utc_timestamp:', 'owner:', 'result:']) expect(rb).toContain(k)
+    expect(existsSync(join(b, '99_summary.md'))).toBe(true)
+  })
+})
