@@ -1,0 +1,75 @@
+/**
+ * E2-3 §5.1 + §5.3 — synthetic ledger/payment-order JSONL for T_cutover−1h, copied into the API pod,
+ * backfill over T_cutover−24h … T_cutover−1s, then the backfilled tx is visible through the API.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { gate } from '../../helpers/gate.ts'
+import { GateFailure } from '../../helpers/classification.ts'
+import { fillCommand } from '../../helpers/profile.ts'
+import { isoNow } from '../../helpers/evidence.ts'
+import { cutover, rehearsalProfile, rehearsalRunId } from '../shared/rehearsal.ts'
+import { txPath } from '../shared/smoke.ts'
+
+const EVENTS = fileURLToPath(new URL('../../fixtures/events/', import.meta.url))
+
+function render(template: string, values: Record<string, string>): string {
+  const out = readFileSync(join(EVENTS, template), 'utf8').replace(/\{(run_id|ts)\}/g, (_m, k: string) => values[k])
+  // every line must be one JSON object (no hand-made quoting reaches the pod)
+  for (const [i, line] of out.split('\n').filter(Boolean).entries()) {
+    try {
+      JSON.parse(line)
+    } catch {
+      throw new GateFailure(`fixtures/events/${template} line ${i + 1} is not valid JSON after filling placeholders`)
+    }
+  }
+  return out
+}
+
+gate(
+  {
+    id: 'backfill',
+    suite: 'rehearsal',
+    classification: 'BACKFILL_FAILED',
+    needs: ['precheck'],
+    evidence: '03_backfill.log',
+    title: 'the T_cutover−24h … T_cutover−1s backfill loads the synthetic rows and they are visible',
+    description:
+      'python -m src.consumer.main backfill --ledger-file /tmp/e2_3_ledger_${RUN_ID}.jsonl --payment-order-file /tmp/e2_3_payment_${RUN_ID}.jsonl --since ${BACKFILL_SINCE} --until ${BACKFILL_UNTIL} (in the API pod)',
+    timeoutMs: 600_000,
+  },
+  async (ctx) => {
+    const r = rehearsalProfile(ctx)
+    const cut = cutover(ctx)
+    const runId = rehearsalRunId(ctx)
+    const ts = new Date(Date.parse(cut.tCutover) - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+    await ctx.evidence.note('fixed inputs', { RUN_ID: runId, T_cutover: cut.tCutover, BACKFILL_SINCE: cut.backfillSince, BACKFILL_UNTIL: cut.backfillUntil, SYNC_SINCE: cut.syncSince, buffer: `±${cut.bufferMinutes} min`, row_ts: ts })
+
+    const ledger = render('ledger.jsonl.tmpl', { run_id: runId, ts })
+    const payment = render('payment-order.jsonl.tmpl', { run_id: runId, ts })
+    const bundle = dirname(ctx.evidence.file)
+    writeFileSync(join(bundle, `03_backfill_ledger_${runId}.jsonl`), ledger)
+    writeFileSync(join(bundle, `03_backfill_payment_${runId}.jsonl`), payment)
+
+    const api = ctx.target.api
+    const ledgerFile = `${r.uploadDir}/e2_3_ledger_${runId}.jsonl`
+    const paymentFile = `${r.uploadDir}/e2_3_payment_${runId}.jsonl`
+    for (const [file, content] of [
+      [ledgerFile, ledger],
+      [paymentFile, payment],
+    ] as const) {
+      const c = await ctx.exec(`copy ${file} into the API pod`, { deployment: api.deployment, container: api.container, command: ['sh', '-c', 'cat > "$1"', 'sh', file], stdin: content })
+      if (c.exitCode !== 0) throw new GateFailure(`could not copy ${file} into deploy/${api.deployment} (exit ${c.exitCode}): ${c.stderr.trim()}`)
+    }
+
+    const cmd = fillCommand(r.backfillCommand, { ledgerFile, paymentFile, since: cut.backfillSince, until: cut.backfillUntil })
+    const b = await ctx.exec('backfill', { deployment: api.deployment, container: api.container, command: cmd, timeoutMs: 300_000 })
+    if (b.exitCode !== 0) throw new GateFailure(`backfill exited ${b.exitCode ?? 'without status'}: ${(b.error ?? b.stderr).trim().split('\n').slice(-1)[0] ?? ''}`)
+
+    const txId = `tx-bf-pay-${runId}`
+    const started = isoNow()
+    const got = await ctx.api.get(`backfilled tx ${txId} is visible (expect 200)`, txPath(ctx, txId), { expectStatus: 200 })
+    if (got.status !== 200) throw new GateFailure(`backfill exited 0 but ${txId} is not visible: GET answered ${got.status} (since ${started})`)
+  },
+)

@@ -1,0 +1,51 @@
+/**
+ * E2-3 §5.6 — idempotency: canonical payload hash before == after replaying scenario `duplicate`.
+ */
+import { gate } from '../../helpers/gate.ts'
+import { GateFailure } from '../../helpers/classification.ts'
+import { canonicalHash, canonicalJson, stripVolatile, type Json } from '../../helpers/canonical.ts'
+import { fillCommand } from '../../helpers/profile.ts'
+import type { GateContext } from '../../helpers/harness.ts'
+import { rehearsalProfile, rehearsalRunId, syncTxId } from '../shared/rehearsal.ts'
+import { txPath } from '../shared/smoke.ts'
+
+async function canonical(ctx: GateContext, label: 'BEFORE' | 'AFTER', txId: string): Promise<string> {
+  const r = await ctx.api.get(`${label}: GET ${txId} (expect 200)`, txPath(ctx, txId), { expectStatus: 200 })
+  if (r.status !== 200 || r.json === undefined) throw new GateFailure(`${label}_HTTP=${r.status} for ${txId}: the payload cannot be compared`)
+  const volatile = ctx.target.api.volatileFields
+  const hash = canonicalHash(r.json as Json, volatile)
+  await ctx.evidence.note(`${label} canonical payload`, {
+    [`${label}_HTTP`]: String(r.status),
+    [`${label}_CANON_HASH`]: hash,
+    volatile_fields_removed: volatile.join(','),
+    canonical_payload: canonicalJson(stripVolatile(r.json as Json, volatile)),
+  })
+  return hash
+}
+
+gate(
+  {
+    id: 'idempotency',
+    suite: 'rehearsal',
+    classification: 'IDEMPOTENCY_FAILED',
+    needs: ['sync-happy'],
+    evidence: '07_idempotency_duplicate.log',
+    title: 'replaying the duplicate scenario leaves the canonical payload unchanged',
+    description:
+      'BEFORE_CANON_HASH (event_time, data_lag_sec removed, sort_keys, compact) → publish --scenario duplicate → consume --max-messages 6 --max-idle-seconds 20 → AFTER_CANON_HASH; BEFORE == AFTER',
+    timeoutMs: 600_000,
+  },
+  async (ctx) => {
+    const r = rehearsalProfile(ctx)
+    const c = ctx.target.consumer
+    const txId = syncTxId(ctx)
+    const before = await canonical(ctx, 'BEFORE', txId)
+    const pub = await ctx.exec('publish scenario duplicate', { deployment: c.deployment, container: c.container, command: fillCommand(r.publishCommand, { scenario: 'duplicate', runId: rehearsalRunId(ctx) }) })
+    if (pub.exitCode !== 0) throw new GateFailure(`publish (duplicate) exited ${pub.exitCode}: ${pub.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
+    const con = await ctx.exec('consume', { deployment: c.deployment, container: c.container, command: fillCommand(r.consumeCommand, { maxMessages: String(r.duplicateMaxMessages) }), timeoutMs: 120_000 })
+    if (con.exitCode !== 0) throw new GateFailure(`consume exited ${con.exitCode}: ${con.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
+    const after = await canonical(ctx, 'AFTER', txId)
+    await ctx.evidence.note('idempotency verdict', { BEFORE_CANON_HASH: before, AFTER_CANON_HASH: after, equal: String(before === after) }, before === after ? 'pass' : 'fail')
+    if (before !== after) throw new GateFailure(`canonical payload of ${txId} changed after the duplicate replay: ${before.slice(0, 12)}… → ${after.slice(0, 12)}…`)
+  },
+)
