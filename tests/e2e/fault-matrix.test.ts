@@ -1,0 +1,157 @@
+// The proof of the product: against the local environment, no fault → GO for both suites with a
+// complete, verifiable bundle; each fault alone → exactly its classifications, BLOCKED gates and
+// exit code, and no other gate changes status.
+import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+import { readFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { verifyManifest } from '../../helpers/decision.ts'
+import { envUp, runGates, outcome, type SuiteRun } from './_run.ts'
+
+const CLOSEOUT = ['baseline', 'consumer-rollout', 'consumer-db', 'consumer-eventhubs', 'smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness']
+const REHEARSAL = ['precheck', 'migrate', 'backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency']
+
+function expected(all: string[], changed: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(all.map((g) => [g, changed[g] ?? 'passed']))
+}
+
+const allBlockedAfter = (all: string[], first: string): Record<string, string> =>
+  Object.fromEntries(all.map((g) => [g, g === first ? 'blocked:ENVIRONMENT_BLOCKED' : 'blocked']))
+
+interface Case {
+  fault: string
+  suite: 'closeout' | 'rehearsal'
+  target?: string
+  exit: number
+  gates: Record<string, string>
+}
+
+const CASES: Case[] = [
+  { fault: 'namespace-missing', suite: 'closeout', exit: 2, gates: allBlockedAfter(CLOSEOUT, 'baseline') },
+  { fault: 'namespace-missing', suite: 'rehearsal', exit: 2, gates: allBlockedAfter(REHEARSAL, 'precheck') },
+  { fault: 'cluster-unauthorized', suite: 'closeout', exit: 2, gates: allBlockedAfter(CLOSEOUT, 'baseline') },
+  { fault: 'cluster-unauthorized', suite: 'rehearsal', exit: 2, gates: allBlockedAfter(REHEARSAL, 'precheck') },
+  {
+    fault: 'consumer-crashloop',
+    suite: 'closeout',
+    exit: 1,
+    gates: expected(CLOSEOUT, { 'consumer-rollout': 'failed:STARTUP_FAILED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' }),
+  },
+  { fault: 'consumer-db-unreachable', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'consumer-db': 'failed:STARTUP_FAILED' }) },
+  { fault: 'eventhubs-unreachable', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'consumer-eventhubs': 'failed:STARTUP_FAILED' }) },
+  { fault: 'api-404-broken', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED' }) },
+  { fault: 'api-500', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED', 'smoke-200': 'failed:SMOKE_FAILED' }) },
+  { fault: 'migration-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { migrate: 'failed:MIGRATION_FAILED' }) },
+  { fault: 'backfill-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { backfill: 'failed:BACKFILL_FAILED' }) },
+  // the synced tx id feeds the rehearsal's smoke-200 and idempotency: they are blocked by sync-happy
+  { fault: 'sync-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { 'sync-happy': 'failed:SYNC_FAILED', 'smoke-200': 'blocked', idempotency: 'blocked' }) },
+  { fault: 'non-idempotent', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { idempotency: 'failed:IDEMPOTENCY_FAILED' }) },
+  // monitoring faults through both query paths; last, so their metric samples cannot leak into other cases
+  { fault: 'monitoring-forbidden', suite: 'closeout', exit: 2, gates: expected(CLOSEOUT, { 'consumer-lag': 'blocked:MONITORING_ACCESS_BLOCKED', 'consumer-freshness': 'blocked:MONITORING_ACCESS_BLOCKED' }) },
+  {
+    fault: 'monitoring-forbidden',
+    suite: 'closeout',
+    target: 'fixtures/targets/local-prometheus.yaml',
+    exit: 2,
+    gates: expected(CLOSEOUT, { 'consumer-lag': 'blocked:MONITORING_ACCESS_BLOCKED', 'consumer-freshness': 'blocked:MONITORING_ACCESS_BLOCKED' }),
+  },
+  { fault: 'consumer-stale', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'consumer-freshness': 'failed:FRESHNESS_SLO_BREACHED' }) },
+  { fault: 'consumer-stale', suite: 'closeout', target: 'fixtures/targets/local-prometheus.yaml', exit: 1, gates: expected(CLOSEOUT, { 'consumer-freshness': 'failed:FRESHNESS_SLO_BREACHED' }) },
+]
+
+const REQUIRED_FIELDS = [/^command: /m, /^exit_code: /m, /^(started_at_utc|finished_at_utc|utc_timestamp): \d{4}-\d{2}-\d{2}T/m, /^owner: /m, /^result: /m]
+
+function checkBundle(run: SuiteRun, suite: 'closeout' | 'rehearsal', files: string[]): void {
+  const dir = run.summary.bundles[suite]
+  expect(existsSync(dir), `bundle ${dir}`).toBe(true)
+  for (const f of files) {
+    const p = join(dir, f)
+    expect(existsSync(p), `${suite} evidence ${f}`).toBe(true)
+    const text = readFileSync(p, 'utf8')
+    for (const re of REQUIRED_FIELDS) expect(text, `${f} has ${re}`).toMatch(re)
+  }
+  expect(verifyManifest(dir)).toEqual({ ok: true, problems: [] })
+}
+
+describe('local environment, no fault', { timeout: 300_000 }, () => {
+  beforeAll(() => {
+    envUp([])
+  })
+
+  test('closeout: GO, exit 0, every evidence file with command/exit_code/UTC/owner/result, manifest verifies', () => {
+    const r = runGates(['--tag', 'closeout'])
+    expect(outcome(r.summary, 'closeout')).toEqual(expected(CLOSEOUT, {}))
+    expect(r.summary.decision).toBe('GO')
+    expect(r.code).toBe(0)
+    checkBundle(r, 'closeout', [
+      '01_aks_namespace_state.log',
+      '02_consumer_rollout.log',
+      '03_consumer_db_connectivity.log',
+      '04_consumer_eventhubs_connectivity.log',
+      '05_api_smoke_404.log',
+      '06_api_smoke_200.log',
+      '07_consumer_lag.log',
+      '08_consumer_freshness.log',
+    ])
+    const summaryMd = readFileSync(join(r.summary.bundles.closeout, '99_f3_4_runtime_summary.md'), 'utf8')
+    expect(summaryMd).toContain('decision: **GO**')
+    expect(readFileSync(join(r.summary.bundles.closeout, '03_consumer_db_connectivity.log'), 'utf8')).toMatch(/^\s+db_connectivity_ok$/m)
+    expect(readFileSync(join(r.summary.bundles.closeout, '06_api_smoke_200.log'), 'utf8')).toMatch(/BODY_SHA256: [0-9a-f]{64}/)
+  })
+
+  test('rehearsal: GO, exit 0, 01–09 + 99 present, no rollback, manifest verifies', () => {
+    const r = runGates(['--tag', 'rehearsal'])
+    expect(outcome(r.summary, 'rehearsal')).toEqual(expected(REHEARSAL, {}))
+    expect(r.code).toBe(0)
+    checkBundle(r, 'rehearsal', [
+      '01_precheck.log',
+      '02_alembic_upgrade.log',
+      '03_backfill.log',
+      '04_sync_happy.log',
+      '05_smoke_200.log',
+      '06_smoke_404.log',
+      '07_idempotency_duplicate.log',
+      '08_cutover_decision.log',
+      '09_rollback_or_no_rollback.log',
+    ])
+    expect(readFileSync(join(r.summary.bundles.rehearsal, '09_rollback_or_no_rollback.log'), 'utf8')).toMatch(/result: NO_ROLLBACK/)
+    const idem = readFileSync(join(r.summary.bundles.rehearsal, '07_idempotency_duplicate.log'), 'utf8')
+    const before = /BEFORE_CANON_HASH: ([0-9a-f]{64})/.exec(idem)?.[1]
+    expect(before).toBeDefined()
+    expect(idem).toContain(`AFTER_CANON_HASH: ${before}`)
+  })
+
+  test('one-gate rerun appends to the earlier run: summary and bundle are updated', () => {
+    const first = runGates(['--tag', 'closeout'])
+    const file = join(first.summary.bundles.closeout, '05_api_smoke_404.log')
+    const before = readFileSync(file, 'utf8').match(/=== gate: smoke-404/g)?.length ?? 0
+    const rerun = runGates(['--tag', 'smoke-404', '--run-id', first.runId])
+    expect(rerun.code).toBe(0)
+    expect(rerun.summary.runId).toBe(first.runId)
+    // the rerun did not start a new bundle, and the other gates of the run are still in its summary
+    expect(rerun.summary.bundles.closeout).toBe(first.summary.bundles.closeout)
+    expect(Object.keys(outcome(rerun.summary, 'closeout')).sort()).toEqual([...CLOSEOUT].sort())
+    expect(rerun.summary.gates.filter((g) => g.suite === 'rehearsal')).toEqual([])
+    expect(readFileSync(file, 'utf8').match(/=== gate: smoke-404/g)?.length).toBe(before + 1)
+    expect(Date.parse(rerun.summary.finishedAt)).toBeGreaterThan(Date.parse(first.summary.finishedAt))
+    expect(verifyManifest(rerun.summary.bundles.closeout).ok).toBe(true)
+  })
+})
+
+describe('fault matrix', { timeout: 300_000 }, () => {
+  afterAll(() => {
+    envUp([])
+  })
+  for (const c of CASES) {
+    test(`${c.fault} → ${c.suite}${c.target ? ` (${c.target.split('/').pop()})` : ''}: ${Object.entries(c.gates)
+      .filter(([, v]) => v !== 'passed')
+      .map(([g, v]) => `${g} ${v}`)
+      .join(', ')}; exit ${c.exit}`, () => {
+      envUp([c.fault])
+      const r = runGates(['--tag', c.suite, ...(c.target ? ['--target', c.target] : [])])
+      expect(outcome(r.summary, c.suite)).toEqual(c.gates)
+      expect(r.code, r.stderr).toBe(c.exit)
+      expect(r.summary.retry?.unblockCriteria.length).toBeGreaterThan(0)
+      for (const g of r.summary.gates.filter((x) => x.status === 'blocked' && !x.classification)) expect(g.reason).toMatch(/^blocked by [a-z0-9-]+ \(/)
+    })
+  }
+})

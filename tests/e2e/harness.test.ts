@@ -1,0 +1,116 @@
+// The harness as an operator meets it: clear errors, exit codes, and a summary that is always written
+// (local environment down, invalid profile, unknown tag, SIGTERM mid-run).
+import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+import { createServer, type Server, type Socket } from 'node:net'
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { ROOT, node, envDown, runGates, spawnGates, uniqueRunId } from './_run.ts'
+import type { Summary } from '../../helpers/decision.ts'
+
+const readSummary = (runId: string): Summary => JSON.parse(readFileSync(join(ROOT, 'reports/runs', runId, 'summary.json'), 'utf8')) as Summary
+
+describe('operator-facing behaviour', { timeout: 120_000 }, () => {
+  test('--list prints every gate from the specs with suite, classification, needs and evidence', () => {
+    const r = node(['bin/test.ts', '--list'])
+    expect(r.code).toBe(0)
+    for (const id of ['baseline', 'consumer-rollout', 'consumer-db', 'consumer-eventhubs', 'smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness', 'precheck', 'migrate', 'backfill', 'sync-happy', 'idempotency']) {
+      expect(r.stdout).toMatch(new RegExp(`^${id}\\s`, 'm'))
+    }
+    expect(r.stdout).toMatch(/^consumer-db\s+closeout\s+STARTUP_FAILED\s+consumer-rollout\s+03_consumer_db_connectivity\.log/m)
+  })
+
+  test('an unknown tag exits 3 with the known tags, and still leaves a summary', () => {
+    const runId = uniqueRunId('badtag')
+    const r = node(['bin/test.ts', '--tag', 'closout', '--run-id', runId])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('unknown tag "closout"')
+    expect(r.stderr).toMatch(/Known tags: .*closeout/)
+    expect(r.stderr).not.toMatch(/\n\s+at /) // no stack trace
+    expect(readSummary(runId).configError).toContain('closout')
+  })
+
+  test('an invalid profile exits 3, names the key path, and writes a BLOCKED summary with the error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'badprofile-'))
+    const f = join(dir, 'bad.yaml')
+    writeFileSync(f, readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace('  namespace: txlookup', '  namespace: txlookup\n  nmespace: oops'))
+    const runId = uniqueRunId('badprofile')
+    const r = node(['bin/test.ts', '--tag', 'closeout', '--target', f, '--run-id', runId])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('kube: unknown key "nmespace"')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    const s = readSummary(runId)
+    expect(s.decision).toBe('BLOCKED')
+    expect(s.configError).toContain('nmespace')
+    expect(s.gates.length).toBe(8)
+    expect(s.gates.every((g) => g.status === 'skipped')).toBe(true)
+    expect(existsSync(join(s.bundles.closeout, '99_f3_4_runtime_summary.md'))).toBe(true)
+  })
+})
+
+describe('local environment down', { timeout: 180_000 }, () => {
+  beforeAll(() => {
+    envDown()
+  })
+  test('the default local target ends BLOCKED (exit 2) with the `./closeout env up` hint, no stack trace', () => {
+    const r = runGates(['--tag', 'closeout'])
+    expect(r.code).toBe(2)
+    expect(r.summary.decision).toBe('BLOCKED')
+    const baseline = r.summary.gates.find((g) => g.id === 'baseline')
+    expect(baseline).toMatchObject({ status: 'blocked', classification: 'ENVIRONMENT_BLOCKED' })
+    expect(baseline?.reason).toContain('./closeout env up')
+    expect(baseline?.reason).not.toMatch(/\n\s+at /)
+    expect(r.summary.gates.filter((g) => g.id !== 'baseline').every((g) => g.status === 'blocked' && g.reason === 'blocked by baseline (ENVIRONMENT_BLOCKED)')).toBe(true)
+  })
+})
+
+describe('interrupted run', { timeout: 120_000 }, () => {
+  let server: Server
+  const sockets: Socket[] = []
+  beforeAll(async () => {
+    // an "API server" that accepts connections and never answers: the run hangs in baseline
+    server = createServer((s) => sockets.push(s))
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
+  })
+  afterAll(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+
+  test('SIGTERM mid-run: the run stops, the summary and suite markdown are written, decision BLOCKED, exit 2', async () => {
+    const port = (server.address() as { port: number }).port
+    const dir = mkdtempSync(join(tmpdir(), 'sigterm-'))
+    const kubeconfig = join(dir, 'kubeconfig')
+    writeFileSync(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: hang\n  cluster:\n    server: https://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: test-token-not-secret\ncontexts:\n- name: hang\n  context: {cluster: hang, user: u, namespace: txlookup}\ncurrent-context: hang\n`,
+    )
+    const profile = join(dir, 'hang.yaml')
+    writeFileSync(
+      profile,
+      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8')
+        .replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`)
+        .replace('context: closeout-local', 'context: hang')
+        .replace('requestTimeoutMs: 10000', 'requestTimeoutMs: 120000'),
+    )
+    const runId = uniqueRunId('sigterm')
+    const child = spawnGates(['--tag', 'closeout', '--target', profile, '--run-id', runId])
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (out += d))
+    // wait until the first gate is running (its evidence header exists), then interrupt
+    const started = Date.now()
+    while (!out.includes('closeout: run') && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 100))
+    await new Promise((r) => setTimeout(r, 4000))
+    child.kill('SIGTERM')
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)))
+    expect(code).toBe(2)
+    const s = readSummary(runId)
+    expect(s.interrupted).toBe(true)
+    expect(s.decision).toBe('BLOCKED')
+    expect(s.gates.some((g) => g.status === 'skipped' && g.reason === 'not run: the run was interrupted')).toBe(true)
+    expect(existsSync(join(s.bundles.closeout, '99_f3_4_runtime_summary.md'))).toBe(true)
+    expect(existsSync(join(s.bundles.closeout, 'MANIFEST.sha256'))).toBe(true)
+    expect(JSON.parse(readFileSync(join(ROOT, 'reports/latest/summary.json'), 'utf8')).runId).toBe(runId)
+  })
+})
