@@ -112,9 +112,19 @@ export const TargetProfileSchema = z.strictObject({
     .optional(),
   readiness: z
     .strictObject({
+      healthPath: z.string().default('/health'),
+      readyPath: z.string().default('/ready'),
+      metricsPath: z.string().default('/metrics'),
+      /** metric names the API's /metrics must expose (ADR-0011 style) */
       requiredMetrics: z.array(z.string()).default([]),
+      /** the consumer's metrics port (dlq_backlog is read there through a port-forward) */
+      consumerMetricsPort: z.number().int().positive().optional(),
+      dlqMetric: z.string().default('dlq_backlog'),
       dlqBacklogMax: z.number().int().nonnegative().default(0),
+      /** extra regexes (besides emails, card numbers and secrets) that must not appear in logs */
       piiPatterns: z.array(z.string()).default([]),
+      logTailLines: z.number().int().positive().default(400),
+      requireNetworkPolicy: z.boolean().default(true),
     })
     .optional(),
   /** names of env vars whose values must never reach a report (besides token/password patterns) */

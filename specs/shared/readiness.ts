@@ -1,0 +1,57 @@
+// Shared by the readiness gates (AC operational-readiness review, Phase 7 ops runbook, Week 4 brief).
+import { GateBlocked } from '../../helpers/classification.ts'
+import type { GateContext } from '../../helpers/harness.ts'
+import type { TargetProfile } from '../../helpers/profile.ts'
+
+export type ReadinessProfile = NonNullable<TargetProfile['readiness']>
+
+export function readinessProfile(ctx: GateContext): ReadinessProfile {
+  if (!ctx.target.readiness) throw new GateBlocked(`target profile ${ctx.target.name} has no readiness: section`)
+  return ctx.target.readiness
+}
+
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
+const CARD = /\b(?:\d[ -]?){13,19}\b/g
+
+function luhn(digits: string): boolean {
+  let sum = 0
+  let alt = false
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let n = digits.charCodeAt(i) - 48
+    if (alt) {
+      n *= 2
+      if (n > 9) n -= 9
+    }
+    sum += n
+    alt = !alt
+  }
+  return sum % 10 === 0
+}
+
+export interface LogFinding {
+  kind: string
+  line: number
+  /** never the matched value itself: a finding must not leak what it found */
+  excerpt: string
+}
+
+/** PII (emails, Luhn-valid card numbers, profile patterns) and secrets (redactor patterns) in log text. */
+export function scanLogText(text: string, redact: (s: string) => string, extra: readonly string[]): LogFinding[] {
+  const findings: LogFinding[] = []
+  const extraRes = extra.map((p) => new RegExp(p, 'g'))
+  text.split('\n').forEach((line, i) => {
+    const mask = (s: string) => redact(s).replace(EMAIL, '<email>').replace(CARD, '<number>').slice(0, 160)
+    if (EMAIL.test(line)) findings.push({ kind: 'email address', line: i + 1, excerpt: mask(line) })
+    EMAIL.lastIndex = 0
+    for (const m of line.match(CARD) ?? []) {
+      const d = m.replace(/\D/g, '')
+      if (d.length >= 13 && luhn(d)) findings.push({ kind: 'card number (Luhn-valid)', line: i + 1, excerpt: mask(line) })
+    }
+    if (redact(line) !== line) findings.push({ kind: 'secret (token, password or key)', line: i + 1, excerpt: mask(line) })
+    for (const re of extraRes) {
+      re.lastIndex = 0
+      if (re.test(line)) findings.push({ kind: `profile pattern ${re.source}`, line: i + 1, excerpt: mask(line) })
+    }
+  })
+  return findings
+}
