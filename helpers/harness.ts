@@ -85,6 +85,7 @@ export interface WorkerHarness {
 }
 
 let worker: WorkerHarness | undefined
+let workerKube: Kube | undefined
 
 function isLocalTarget(p: TargetProfile): boolean {
   return p.name.startsWith('local')
@@ -107,6 +108,7 @@ export function getWorkerHarness(): WorkerHarness {
     if (!kube) {
       const kc = loadKubeConfig({ kubeconfig: profile.kube.kubeconfig, context: profile.kube.context })
       kube = new Kube(kc, { namespace: profile.kube.namespace, timeoutMs: profile.kube.requestTimeoutMs })
+      workerKube = kube
     }
     return kube
   }
@@ -307,7 +309,8 @@ export function classifyError(err: unknown, gateClassification: Classification):
   if (monitorKind) return { classification: 'MONITORING_ACCESS_BLOCKED', message: (err as Error).message }
   const kubeClass = classifyKubeError(err)
   if (kubeClass.kind !== 'other') {
-    const message = kubeClass.message + (kubeClass.kind === 'unreachable' || kubeClass.kind === 'config' ? localHint : '')
+    const where = kubeClass.kind === 'unreachable' && workerKube && !kubeClass.message.includes(workerKube.server) ? ` (API server ${workerKube.server}, context ${workerKube.contextName})` : ''
+    const message = kubeClass.message + where + (kubeClass.kind === 'unreachable' || kubeClass.kind === 'config' ? localHint : '')
     if (kubeClass.kind === 'not-found' && !kubeClass.isNamespace) return { classification: gateClassification, message }
     return { classification: 'ENVIRONMENT_BLOCKED', message }
   }
