@@ -353,10 +353,16 @@ export async function collectDiagnostics(ctx: GateContext, def: GateDef): Promis
       /* a missing deployment is already in the evidence */
     }
   }
+  let allPods: Awaited<ReturnType<Kube['listPods']>> = []
+  try {
+    allPods = await k.listPods()
+  } catch {
+    /* pods not listable: nothing more to attach */
+  }
   for (const p of [...pods].slice(0, 4)) {
     try {
-      const pod = await k.readPod(p)
-      for (const c of pod.spec?.containers ?? []) {
+      const pod = allPods.find((x) => x.metadata?.name === p)
+      for (const c of pod?.spec?.containers ?? []) {
         const logs = await k.podLogs(p, c.name, { tailLines: tail })
         records.push({
           step: `diagnostics: logs ${p}/${c.name} (last ${tail} lines)`,

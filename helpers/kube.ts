@@ -292,48 +292,54 @@ export class Kube {
     return finish()
   }
 
-  /** `kubectl rollout status` on a watch: kubectl's status logic, ProgressDeadlineExceeded, deadline. */
+  /** `kubectl rollout status` on a watch: the initial state is the watch's ADDED event (like kubectl's
+   * informer), then kubectl's status logic on every change; ProgressDeadlineExceeded and the deadline
+   * end it. A watch the server refuses (401/403/404) rejects, so access problems classify as such. */
   async waitForRollout(deployment: string, opts: { timeoutMs: number; onStatus?: (s: string) => void }): Promise<RolloutResult> {
-    const first = await this.readDeployment(deployment)
-    let st = deploymentRolloutStatus(first)
-    opts.onStatus?.(st.message)
-    if (st.done) return { done: true, last: st.message }
-    if (st.failed) return { done: false, error: st.message, last: st.message }
     const path = `/apis/apps/v1/namespaces/${this.namespace}/deployments`
-    return new Promise<RolloutResult>((resolve) => {
+    let st: { done: boolean; message: string; failed?: boolean } = { done: false, message: `Waiting for deployment "${deployment}" to be seen...` }
+    let seen = false
+    return new Promise<RolloutResult>((resolve, reject) => {
       let ctl: AbortController | undefined
       let settled = false
-      const settle = (r: RolloutResult) => {
+      const finish = (fn: () => void) => {
         if (settled) return
         settled = true
         clearTimeout(timer)
         ctl?.abort()
-        resolve(r)
+        fn()
       }
+      const settle = (r: RolloutResult) => finish(() => resolve(r))
       const timer = setTimeout(() => settle({ done: false, error: `timed out waiting for the condition (${Math.round(opts.timeoutMs / 1000)}s): ${st.message}`, last: st.message }), opts.timeoutMs)
-      const start = () =>
+      const start = (): Promise<void> =>
         new k8s.Watch(this.kc)
           .watch(
             path,
             { fieldSelector: `metadata.name=${deployment}` },
             (type: string, obj: k8s.V1Deployment) => {
-              if (type === 'DELETED') return settle({ done: false, error: 'object has been deleted' })
+              if (type === 'DELETED') return settle({ done: false, error: `deployment "${deployment}" has been deleted` })
               if (type !== 'ADDED' && type !== 'MODIFIED') return
+              seen = true
               st = deploymentRolloutStatus(obj)
               opts.onStatus?.(st.message)
               if (st.done) settle({ done: true, last: st.message })
               else if (st.failed) settle({ done: false, error: st.message, last: st.message })
             },
             (err: unknown) => {
-              // the server ended the watch (timeoutSeconds) or it broke: re-watch until the deadline
-              if (!settled) setTimeout(() => void start().catch((e: unknown) => settle({ done: false, error: `watch failed: ${(e as Error).message}` })), err ? 500 : 0)
+              if (settled) return
+              const status = (err as { statusCode?: number; code?: number })?.statusCode ?? (err as { code?: number })?.code
+              if (status === 401 || status === 403) return finish(() => reject(new k8s.ApiException(status, `watch deployments: ${status}`, JSON.stringify({ message: `deployments.apps is forbidden: cannot watch resource "deployments" (${status})` }) as never, {})))
+              // the server ended the watch (timeoutSeconds) or it broke: watch again until the deadline
+              setTimeout(() => void start().catch(onStartError), err ? 500 : 0)
             },
           )
           .then((c) => {
             ctl = c
             if (settled) c.abort()
           })
-      start().catch((e: unknown) => settle({ done: false, error: `watch failed: ${(e as Error).message}` }))
+      const onStartError = (e: unknown) => finish(() => reject(e))
+      start().catch(onStartError)
+      void seen
     })
   }
 
@@ -430,11 +436,13 @@ export function classifyKubeError(err: unknown): KubeErrorClass {
   }
   const text = `${e?.message ?? ''} ${e?.cause?.code ?? ''} ${e?.cause?.message ?? ''}`
   const m = /Unexpected server response: (\d{3})/.exec(text)
-  if (m) {
-    const code = Number(m[1])
-    if (code === 401) return { kind: 'unauthorized', message: 'the API server rejected the credentials (401 Unauthorized) on exec/port-forward: refresh them and rerun' }
-    if (code === 403) return { kind: 'forbidden', message: 'forbidden (403) on exec/port-forward: the runner identity lacks create on pods/exec or pods/portforward (deploy/k8s/role.yaml)' }
-    if (code === 404) return { kind: 'not-found', message: 'the pod for exec/port-forward was not found (404)' }
+  const statusCode = (err as { statusCode?: unknown })?.statusCode
+  if (m || typeof statusCode === 'number') {
+    const code = m ? Number(m[1]) : (statusCode as number)
+    const what = m ? 'exec/port-forward' : 'watch'
+    if (code === 401) return { kind: 'unauthorized', message: `the API server rejected the credentials (401 Unauthorized) on ${what}: refresh them and rerun` }
+    if (code === 403) return { kind: 'forbidden', message: m ? 'forbidden (403) on exec/port-forward: the runner identity lacks create on pods/exec or pods/portforward (deploy/k8s/role.yaml)' : 'forbidden (403) on watch: the runner identity lacks watch on deployments (deploy/k8s/role.yaml)' }
+    if (code === 404) return { kind: 'not-found', message: `the object for ${what} was not found (404)` }
   }
   if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|ETIMEDOUT|EAI_AGAIN|fetch failed|socket hang up|UND_ERR_CONNECT|certificate|self[- ]signed|SSL|TLS/i.test(text)) {
     return { kind: 'unreachable', message: `the API server is unreachable: ${text.trim().replace(/\s+/g, ' ').slice(0, 200)}` }

@@ -27,7 +27,11 @@ gate(
       (d) => (d ? deploymentSummary(d) : { present: false, note: 'consumer-rollout resolves its source from the repository manifests' }),
     )
     const pods = await k8s(`pods in ${ns}`, `kubectl -n ${ns} get pods -o wide`, (k) => k.listPods(), (ps) => ps.map(podSummary))
+    const events = await k8s(`recent events in ${ns}`, `kubectl -n ${ns} get events --sort-by=.lastTimestamp`, (k) => k.listEvents(30), (es) =>
+      es.map((e) => `${e.type ?? ''} ${e.reason ?? ''} ${e.involvedObject?.kind ?? ''}/${e.involvedObject?.name ?? ''}: ${e.message ?? ''}`),
+    )
     await evidence.note('baseline snapshot', {
+      recent_events: String(events.length),
       api_image: api.spec?.template?.spec?.containers?.[0]?.image ?? '-',
       consumer_present: consumer ? 'yes' : 'no',
       pod_count: String(pods.length),
