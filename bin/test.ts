@@ -2,7 +2,7 @@
 // gates, and exit with the decision: 0 GO, 1 NO_GO, 2 BLOCKED, 3 usage or configuration error.
 // The summary is written whatever happens: bad profile, unknown tag, Ctrl-C / SIGTERM, vitest crash.
 import { spawn, execFileSync } from 'node:child_process'
-import { rmSync, existsSync, readFileSync } from 'node:fs'
+import { rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { userInfo } from 'node:os'
@@ -110,6 +110,14 @@ function applyLocalEnv(): void {
     if (e.ports?.gateway) set('CLOSEOUT_LOCAL_PROMETHEUS_URL', `http://127.0.0.1:${e.ports.gateway}`)
     set('CLOSEOUT_LOCAL_EVENTHUBS_PORT', e.ports?.eventhubs)
     set('CLOSEOUT_LOCAL_CA_FILE', e.caFile)
+    // the Log Analytics double is HTTPS with the local CA: Node reads extra CAs only at start, so the
+    // gate workers get a bundle of whatever was configured plus ours
+    if (e.caFile && existsSync(e.caFile)) {
+      const bundle = join(reportsDir(ROOT), 'local-env', 'pki', 'extra-ca-bundle.pem')
+      const prev = process.env.NODE_EXTRA_CA_CERTS && process.env.NODE_EXTRA_CA_CERTS !== bundle && existsSync(process.env.NODE_EXTRA_CA_CERTS) ? readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8') : ''
+      writeFileSync(bundle, `${prev}\n${readFileSync(e.caFile, 'utf8')}`)
+      process.env.NODE_EXTRA_CA_CERTS = bundle
+    }
   } catch {
     /* a broken env.json shows up as a blocked gate with its own message */
   }
