@@ -32,6 +32,8 @@ export default defineConfig({
     tags: catalogModule.tagDefinitions(catalog),
     strictTags: true,
     fileParallelism: false,
+    // one worker, modules shared across spec files: the harness (kube client, port-forward) is built once
+    isolate: false,
     sequence: { sequencer: RunbookOrderSequencer, concurrent: false, shuffle: false },
     testTimeout: 300_000,
     hookTimeout: 120_000,

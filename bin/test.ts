@@ -259,7 +259,9 @@ async function main(): Promise<number> {
     CLOSEOUT_OPERATOR: process.env.CLOSEOUT_OPERATOR || process.env.GITHUB_ACTOR || process.env.BUILD_REQUESTEDFOR || userInfo().username,
   }
   const vitestBin = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
-  const vitestArgs = [vitestBin, 'run', '--config', join(ROOT, 'vitest.config.ts'), ...(filter ? ['--tags-filter', filter] : [])]
+  // only the selected gates' spec files are loaded (the tag filter still decides which tests run)
+  const files = [...new Set(selectedEntries.map((g) => g.file))]
+  const vitestArgs = [vitestBin, 'run', '--config', join(ROOT, 'vitest.config.ts'), ...(filter ? ['--tags-filter', filter] : []), ...files]
   if (!args.quiet) process.stdout.write(`closeout: run ${runId} — target ${profile.name} (${relative(ROOT, targetFile)}) — ${selected.length} gate(s)${filter ? ` — filter ${filter}` : ''}\n`)
 
   let interrupted = false
