@@ -268,6 +268,7 @@ export function getWorkerHarness(): WorkerHarness {
               startedAt,
               finishedAt: isoNow(),
               durationMs: Math.round(performance.now() - t0),
+              exitCode: 1,
               result: 'fail',
               stderr: (err as Error)?.message ?? String(err),
             })
@@ -276,6 +277,7 @@ export function getWorkerHarness(): WorkerHarness {
           await evidence.record({
             step,
             kind: 'query',
+            exitCode: result.rows.length ? 0 : 1,
             command: query,
             target: `${where}, time range ${start.toISOString()} … ${end.toISOString()}`,
             startedAt,

@@ -97,6 +97,8 @@ export class ApiClient {
         finishedAt: isoNow(),
         durationMs: r.durationMs,
         httpStatus: r.status,
+        // like the runbook's check: exit 0 when the status is the expected one, 1 otherwise
+        exitCode: opts.expectStatus === undefined || r.status === opts.expectStatus ? 0 : 1,
         result: opts.expectStatus === undefined ? 'info' : r.status === opts.expectStatus ? 'pass' : 'fail',
         body: r.body,
         details: {
@@ -117,6 +119,7 @@ export class ApiClient {
         startedAt,
         finishedAt: isoNow(),
         durationMs: Date.now() - Date.parse(startedAt),
+        exitCode: null,
         result: 'fail',
         stderr: (err as Error).message,
       })
