@@ -45,7 +45,9 @@ export function loadKubeConfig(opts: { kubeconfig?: string; context?: string } =
     } else if (existsSync(home)) {
       kc.loadFromFile(home)
     } else if (existsSync(join(SA_DIR, 'token')) && process.env.KUBERNETES_SERVICE_HOST) {
+      // in-cluster Job: the ServiceAccount is the identity; a profile's context name does not apply
       kc.loadFromCluster()
+      return kc
     } else {
       tried.push(envFiles.length ? `KUBECONFIG=${envFiles.join(':')} (missing)` : 'KUBECONFIG (unset)', `${home} (missing)`, `in-cluster ServiceAccount ${SA_DIR} (absent)`)
       throw new KubeConfigError(`no kubeconfig found; tried ${tried.join(', ')}. Run az aks get-credentials + kubelogin convert-kubeconfig, or set kube.kubeconfig in the target profile`)

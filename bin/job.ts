@@ -1,0 +1,91 @@
+// ./closeout job render --target FILE --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]
+// Prints a ConfigMap (the target profile) and a Job (deploy/k8s/job.yaml filled in) for an in-cluster run.
+import { existsSync, readFileSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseAllDocuments, stringify } from 'yaml'
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+
+export class JobUsageError extends Error {}
+
+export interface RenderJobOptions {
+  target: string
+  tags: string[]
+  image?: string
+  namespace?: string
+  pvc?: string
+  allowMutations?: boolean
+  now?: Date
+}
+
+type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
+
+export function renderJob(o: RenderJobOptions): string {
+  if (!o.tags.length) throw new JobUsageError('at least one --tag is required (e.g. --tag closeout)')
+  const target = resolve(o.target)
+  if (!existsSync(target)) throw new JobUsageError(`target profile ${o.target} does not exist (profiles live in fixtures/targets/)`)
+  const ns = o.namespace ?? 'txlookup'
+  const stamp = (o.now ?? new Date()).toISOString().replace(/[-:T]/g, '').slice(0, 14)
+  const name = `closeout-${o.tags[0].toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${stamp}`.slice(0, 63)
+  const profileName = basename(target)
+  const job = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'job.yaml'), 'utf8'))[0].toJS() as Obj
+  job.metadata.name = name
+  job.metadata.namespace = ns
+  const pod = job.spec.template.spec
+  const c = pod.containers[0]
+  c.image = o.image ?? 'closeout:latest'
+  c.args = [...o.tags.flatMap((t) => ['--tag', t]), '--target', `/app/fixtures/targets/in-cluster/${profileName}`, ...(o.allowMutations ? ['--allow-mutations'] : [])]
+  for (const v of pod.volumes as Obj[]) {
+    if (v.name === 'target') v.configMap.name = `${name}-target`
+    if (v.name === 'reports' && o.pvc) v.persistentVolumeClaim.claimName = o.pvc
+  }
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${name}-target`, namespace: ns, labels: { 'app.kubernetes.io/name': 'closeout' } }, data: { [profileName]: readFileSync(target, 'utf8') } }
+  return `${stringify(cm, { blockQuote: 'literal', lineWidth: 0 })}---\n${stringify(job, { lineWidth: 0 })}`
+}
+
+function parse(argv: string[]): RenderJobOptions {
+  const o: RenderJobOptions = { target: '', tags: [] }
+  for (let i = 0; i < argv.length; i++) {
+    const v = () => {
+      const x = argv[++i]
+      if (!x) throw new JobUsageError(`${argv[i - 1]} needs a value`)
+      return x
+    }
+    switch (argv[i]) {
+      case '--target':
+        o.target = v()
+        break
+      case '--tag':
+        o.tags.push(v())
+        break
+      case '--image':
+        o.image = v()
+        break
+      case '--namespace':
+        o.namespace = v()
+        break
+      case '--pvc':
+        o.pvc = v()
+        break
+      case '--allow-mutations':
+        o.allowMutations = true
+        break
+      default:
+        throw new JobUsageError(`unknown option ${argv[i]}`)
+    }
+  }
+  if (!o.target) throw new JobUsageError('--target FILE is required')
+  return o
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [cmd, ...rest] = process.argv.slice(2)
+  try {
+    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]')
+    process.stdout.write(renderJob(parse(rest)))
+  } catch (e) {
+    process.stderr.write(`closeout job: ${(e as Error).message}\n`)
+    process.exit(e instanceof JobUsageError ? 3 : 1)
+  }
+}
