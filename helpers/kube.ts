@@ -362,6 +362,11 @@ export class Kube {
     }
     if (!pod) throw new Error('port-forward needs a service, deployment or pod')
     const pf = new k8s.PortForward(this.kc, true)
+    // preflight one tunnel so a refused port-forward (401/403/404) is an access error here, not a
+    // connection reset later in the middle of an HTTP check
+    const probeIn = new PassThrough()
+    const ws = (await deadline(pf.portForward(this.namespace, pod, [podPort], new PassThrough(), null, probeIn), this.timeoutMs, `port-forward to ${pod}:${podPort}`)) as unknown as { close?: () => void }
+    ws.close?.()
     const sockets = new Set<Socket>()
     const server = createServer((sock) => {
       sockets.add(sock)

@@ -1,0 +1,55 @@
+// The in-cluster Role is sufficient and minimal: the closeout and readiness suites are GO with a token
+// bound to exactly deploy/k8s's rules (the simulator enforces them), and removing any one verb makes
+// some gate ENVIRONMENT_BLOCKED.
+import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { loadRoleRules, withoutEachVerb, type PolicyRule } from '../../helpers/rbac.ts'
+import { ROOT, envUp, runGates } from './_run.ts'
+
+const TOKEN = 'closeout-runner-sa-token-0123456789'
+const tokensFile = join(ROOT, 'reports/local-env/tokens.json')
+const rules = loadRoleRules(['role.yaml', 'clusterrole-namespace-reader.yaml'].map((f) => join(ROOT, 'deploy/k8s', f)))
+let profile: string
+
+function bind(r: PolicyRule[]): void {
+  writeFileSync(tokensFile, JSON.stringify([{ token: TOKEN, user: 'system:serviceaccount:txlookup:closeout-runner', rules: r }]))
+}
+
+describe('least-privilege Role (deploy/k8s) against the simulator', { timeout: 600_000 }, () => {
+  beforeAll(() => {
+    envUp([])
+    const dir = mkdtempSync(join(tmpdir(), 'rbac-'))
+    const kubeconfig = join(dir, 'kubeconfig')
+    writeFileSync(kubeconfig, readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8').replace(/token: .*/, `token: ${TOKEN}`))
+    profile = join(dir, 'runner.yaml')
+    writeFileSync(profile, readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`))
+  })
+  afterAll(() => writeFileSync(tokensFile, '[]'))
+
+  test('sufficient: closeout + readiness are GO with exactly the Role', () => {
+    bind(rules)
+    const r = runGates(['--tag', 'closeout', '--tag', 'readiness', '--target', profile])
+    expect(r.summary.gates.filter((g) => g.status !== 'passed')).toEqual([])
+    expect(r.code).toBe(0)
+  })
+
+  test('no Role at all: ENVIRONMENT_BLOCKED (403 named in the reason)', () => {
+    bind([])
+    const r = runGates(['--tag', 'closeout', '--target', profile])
+    expect(r.code).toBe(2)
+    expect(r.summary.gates[0]).toMatchObject({ id: 'baseline', classification: 'ENVIRONMENT_BLOCKED' })
+    expect(r.summary.gates[0].reason).toMatch(/forbidden \(403\)/)
+  })
+
+  for (const variant of withoutEachVerb(rules)) {
+    test(`minimal: without "${variant.removed}" some gate is ENVIRONMENT_BLOCKED`, () => {
+      bind(variant.rules)
+      const r = runGates(['--tag', 'closeout', '--tag', 'readiness', '--target', profile])
+      const blocked = r.summary.gates.filter((g) => g.classification === 'ENVIRONMENT_BLOCKED')
+      expect(blocked.length, JSON.stringify(r.summary.gates.map((g) => [g.id, g.status, g.classification]))).toBeGreaterThan(0)
+      expect(r.code).not.toBe(0)
+    })
+  }
+})
