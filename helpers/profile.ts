@@ -1,7 +1,8 @@
 // Target profiles: declarative YAML in fixtures/targets/, validated at load.
 // Unknown keys are rejected, every error names its key path, `${VAR}` / `${VAR:-default}` interpolate.
 import { readFileSync, existsSync } from 'node:fs'
-import { resolve, dirname, isAbsolute } from 'node:path'
+import { resolve, isAbsolute } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
 
@@ -216,8 +217,8 @@ export function loadProfile(file: string, env: NodeJS.ProcessEnv = process.env):
   }
   if (problems.length || !result.success) throw new ProfileError(file, problems)
   const profile = result.data
-  // relative kubeconfig / manifest paths are relative to the repository root (the profile's ../..)
-  const root = resolve(dirname(file), '..', '..')
+  // relative kubeconfig / manifest paths are relative to the repository root, wherever the profile is
+  const root = fileURLToPath(new URL('..', import.meta.url))
   if (profile.kube.kubeconfig && !isAbsolute(profile.kube.kubeconfig)) profile.kube.kubeconfig = resolve(root, profile.kube.kubeconfig)
   profile.consumer.manifests = profile.consumer.manifests.map((m) => (isAbsolute(m) ? m : resolve(root, m)))
   return profile
