@@ -1,45 +1,101 @@
 // ./closeout report [--single-file]: render reports/allure-report from reports/allure-results with the
-// Allure 3 CLI (npm `allure`, no Java). --single-file: one self-contained index.html for mail/tickets.
+// Allure 3 CLI (npm `allure`, no Java) and allurerc.mjs (categories = classifications, history trend).
+// --single-file: one self-contained index.html for mail and tickets.
+// Exit codes: 0 rendered, 3 no results yet (usage), 1 the renderer failed.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
 import { join, resolve, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+import { CLASSIFICATIONS, CLASSIFICATION_DESCRIPTIONS } from '../helpers/classification.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+const REPORTS = resolve(process.env.CLOSEOUT_REPORTS_DIR || join(ROOT, 'reports'))
 
 export interface RenderOptions {
+  /** default reports/allure-results */
   resultsDir?: string
+  /** default reports/allure-report */
   outDir?: string
+  /** one self-contained index.html */
   singleFile?: boolean
+  /** default reports/allure-history.jsonl (tests pass a throwaway file so they do not pollute the trend) */
+  historyPath?: string
+}
+
+export interface AllureCategory {
+  name: string
+  description: string
+  matchedStatuses: ('failed' | 'broken' | 'passed' | 'skipped')[]
+  messageRegex?: string
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Allure categories = our classifications (every gate failure message starts with "[<CLASSIFICATION>] "),
+ * plus BLOCKED for gates the harness skipped. Used by allurerc.mjs (Awesome) and categories.json (allure2). */
+export function allureCategories(): AllureCategory[] {
+  return [
+    ...CLASSIFICATIONS.map((c) => ({
+      name: c,
+      description: CLASSIFICATION_DESCRIPTIONS[c],
+      matchedStatuses: ['failed', 'broken'] as AllureCategory['matchedStatuses'],
+      // `.*…​.*`: Allure 2 full-matches, Allure 3 tests a substring; this form works for both
+      messageRegex: `.*${escapeRegex(`[${c}]`)}.*`,
+    })),
+    {
+      name: 'BLOCKED',
+      description: 'Not run: a gate it needs failed or was blocked ("blocked by <id>" in summary.json), or an opt-in gate without its flag',
+      matchedStatuses: ['skipped'],
+    },
+  ]
 }
 
 export class NoResultsError extends Error {}
 
+export const NO_RESULTS_MESSAGE = 'no results yet: run ./closeout test --tag closeout first'
+
+/** Renders the report; returns the absolute path of its index.html. */
 export async function renderReport(o: RenderOptions = {}): Promise<string> {
-  const results = resolve(o.resultsDir ?? join(ROOT, 'reports', 'allure-results'))
-  const out = resolve(o.outDir ?? join(ROOT, 'reports', 'allure-report'))
+  const results = resolve(o.resultsDir ?? join(REPORTS, 'allure-results'))
+  const out = resolve(o.outDir ?? join(REPORTS, 'allure-report'))
   if (!existsSync(results) || !readdirSync(results).some((f) => f.endsWith('-result.json'))) {
-    throw new NoResultsError(`no results yet in ${relative(ROOT, results) || results}: run ./closeout test --tag closeout first`)
+    throw new NoResultsError(`${NO_RESULTS_MESSAGE} (nothing in ${relative(process.cwd(), results) || results})`)
   }
-  // the results-directory categories.json (honoured by the allure2/classic renderers and other tools)
-  const { categories } = (await import(join(ROOT, 'helpers', 'allure-categories.mjs'))) as { categories: unknown[] }
-  writeFileSync(join(results, 'categories.json'), JSON.stringify(categories, null, 2))
+  // the results-directory categories.json: honoured by `allure allure2` and other Allure 2 tooling
+  // (the Awesome report reads the same list from allurerc.mjs)
+  writeFileSync(join(results, 'categories.json'), `${JSON.stringify(allureCategories(), null, 2)}\n`)
   rmSync(out, { recursive: true, force: true })
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'allure', 'cli.js'), 'generate', results, '--config', join(ROOT, 'allurerc.mjs'), '-o', out], {
+  const cli = join(ROOT, 'node_modules', 'allure', 'cli.js')
+  const r = spawnSync(process.execPath, [cli, 'generate', results, '--config', join(ROOT, 'allurerc.mjs'), '--output', out], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, CLOSEOUT_SINGLE_FILE: o.singleFile ? '1' : '' },
+    env: {
+      ...process.env,
+      CLOSEOUT_SINGLE_FILE: o.singleFile ? '1' : '',
+      CLOSEOUT_HISTORY_PATH: o.historyPath ? resolve(o.historyPath) : join(REPORTS, 'allure-history.jsonl'),
+      NO_COLOR: '1',
+    },
     timeout: 300_000,
   })
-  if (r.status !== 0) throw new Error(`allure generate failed (exit ${r.status}): ${(r.stderr || r.stdout).slice(-800)}`)
-  return join(out, 'index.html')
+  const index = join(out, 'index.html')
+  if (r.status !== 0 || !existsSync(index)) {
+    throw new Error(`allure generate failed (exit ${r.status ?? r.signal}): ${`${r.stderr ?? ''}${r.stdout ?? ''}`.slice(-800)}`)
+  }
+  return index
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const singleFile = process.argv.includes('--single-file')
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const args = process.argv.slice(2)
+  const unknown = args.filter((a) => a !== '--single-file')
+  if (unknown.length) {
+    process.stderr.write(`closeout report: unknown option ${unknown[0]}\nusage: ./closeout report [--single-file]\n`)
+    process.exit(3)
+  }
+  const singleFile = args.includes('--single-file')
   renderReport({ singleFile }).then(
     (index) => {
-      process.stdout.write(`report: ${relative(ROOT, index)}${singleFile ? ' (single self-contained file)' : ''}\n`)
+      process.stdout.write(`report: ${relative(process.cwd(), index) || index}${singleFile ? ' (single self-contained file)' : ''}\n`)
       process.exit(0)
     },
     (e: unknown) => {
