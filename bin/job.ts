@@ -1,5 +1,7 @@
 // ./closeout job render --target FILE --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]
-// Prints a ConfigMap (the target profile) and a Job (deploy/k8s/job.yaml filled in) for an in-cluster run.
+// Prints a ConfigMap (the target profile), with --allow-mutations the mutations Role + RoleBinding, and a
+// Job (deploy/k8s/job.yaml filled in) for an in-cluster run: `./closeout job render … | kubectl apply -f -`.
+// Exit 3 (usage) when the target file is missing, no --tag is given or an option is unknown.
 import { existsSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,8 +42,19 @@ export function renderJob(o: RenderJobOptions): string {
     if (v.name === 'target') v.configMap.name = `${name}-target`
     if (v.name === 'reports' && o.pvc) v.persistentVolumeClaim.claimName = o.pvc
   }
+  const docs: Obj[] = []
+  if (o.allowMutations) {
+    // the separate mutations Role is bound only for runs that may set the consumer image / bootstrap it
+    for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'role-mutations.yaml'), 'utf8'))) {
+      const m = d.toJS() as Obj | null
+      if (!m) continue
+      m.metadata.namespace = ns
+      for (const sub of (m.subjects ?? []) as Obj[]) sub.namespace = ns
+      docs.push(m)
+    }
+  }
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${name}-target`, namespace: ns, labels: { 'app.kubernetes.io/name': 'closeout' } }, data: { [profileName]: readFileSync(target, 'utf8') } }
-  return `${stringify(cm, { blockQuote: 'literal', lineWidth: 0 })}---\n${stringify(job, { lineWidth: 0 })}`
+  return [stringify(cm, { blockQuote: 'literal', lineWidth: 0 }), ...docs.map((d) => stringify(d, { lineWidth: 0 })), stringify(job, { lineWidth: 0 })].join('---\n')
 }
 
 function parse(argv: string[]): RenderJobOptions {
