@@ -20,7 +20,7 @@ describe('local environment lifecycle', { timeout: 300_000 }, () => {
     expect(again.stderr).not.toMatch(/restarting/)
     const st = node(['fixtures/local-env/env.ts', 'status'])
     expect(st.code).toBe(0)
-    for (const c of ['postgresql', 'redis', 'prometheus', 'simulator', 'monitoring', 'pod tx-lookup-api']) expect(st.stdout).toMatch(new RegExp(`^${c}\\s+up`, 'm'))
+    for (const c of ['postgresql', 'redis', 'prometheus', 'simulator', 'la-double', 'gateway', 'eventhubs', 'pod tx-lookup-api']) expect(st.stdout).toMatch(new RegExp(`^${c}\\s+up`, 'm'))
     const kc = readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8')
     expect(kc).toMatch(/server: https:\/\/127\.0\.0\.1:\d+/)
     expect(kc).toContain('certificate-authority-data:')
