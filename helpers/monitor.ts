@@ -5,8 +5,11 @@ import { LogsQueryClient, LogsQueryResultStatus, type LogsTable } from '@azure/m
 import { DefaultAzureCredential } from '@azure/identity'
 import type { TokenCredential } from '@azure/identity'
 import { request, Agent } from 'undici'
+import { Agent as HttpsAgent } from 'node:https'
+import { rootCertificates } from 'node:tls'
+import { readFileSync } from 'node:fs'
 
-export type MonitorErrorKind = 'unauthorized' | 'forbidden' | 'unreachable' | 'missing-table' | 'bad-query' | 'timeout' | 'server'
+export type MonitorErrorKind = 'unauthorized' | 'forbidden' | 'unreachable' | 'missing-table' | 'bad-query' | 'timeout'
 
 export class MonitorError extends Error {
   readonly monitor = true
@@ -41,6 +44,16 @@ function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ])
 }
 
+let caAgentCache: { file: string; agent: HttpsAgent } | undefined
+
+/** An https.Agent trusting the public roots plus CLOSEOUT_LOCAL_CA_FILE, for https endpoints when set. */
+function caAgent(endpoint: string | undefined): HttpsAgent | undefined {
+  const file = process.env.CLOSEOUT_LOCAL_CA_FILE
+  if (!file || !endpoint?.startsWith('https:')) return undefined
+  if (caAgentCache?.file !== file) caAgentCache = { file, agent: new HttpsAgent({ ca: [...rootCertificates, readFileSync(file, 'utf8')], keepAlive: false }) }
+  return caAgentCache.agent
+}
+
 function tableRows(t: LogsTable): Array<Record<string, unknown>> {
   return t.rows.map((r) => Object.fromEntries(t.columnDescriptors.map((c, i) => [c.name ?? `col${i}`, r[i] instanceof Date ? (r[i] as Date).toISOString() : r[i]])))
 }
@@ -55,7 +68,13 @@ export async function queryAzureMonitor(o: {
 }): Promise<MonitorResult> {
   const cred: TokenCredential =
     o.credential === 'default' ? new DefaultAzureCredential() : { getToken: async () => ({ token: (o.credential as { token: string }).token, expiresOnTimestamp: Date.now() + 3_600_000 }) }
-  const client = new LogsQueryClient(cred, { ...(o.endpoint ? { endpoint: o.endpoint } : {}), retryOptions: { maxRetries: 0 } })
+  const agent = caAgent(o.endpoint)
+  const client = new LogsQueryClient(cred, {
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    retryOptions: { maxRetries: 0 },
+    // an https endpoint served with the local environment's CA: trust it for this client only
+    ...(agent ? { additionalPolicies: [{ position: 'perCall' as const, policy: { name: 'closeoutCaAgent', sendRequest: (req, next) => ((req.agent = agent), next(req)) } }] } : {}),
+  })
   const where = `Log Analytics workspace ${o.workspaceId} (${o.endpoint ?? 'https://api.loganalytics.io/v1'})`
   const t0 = performance.now()
   try {
@@ -79,9 +98,10 @@ export async function queryAzureMonitor(o: {
     if (e.statusCode === 400 && /resolve table|could not be resolved|Failed to resolve/i.test(msg)) throw new MonitorError('missing-table', `${where}: the AppMetrics table is not available (${msg})`, 400, e.code)
     if (e.statusCode === 400) throw new MonitorError('bad-query', `${where}: the query was rejected (${e.code ?? 400}: ${msg})`, 400, e.code)
     if (e.statusCode === 404) throw new MonitorError('missing-table', `${where}: not found (${e.code ?? 404}: ${msg}) — check monitoring.azureMonitor.workspaceId`, 404, e.code)
-    if (e.statusCode && e.statusCode >= 500) throw new MonitorError('server', `${where}: ${e.statusCode} ${msg}`, e.statusCode, e.code)
-    if (/CredentialUnavailable|AuthenticationRequired|authenticate/i.test(`${e.name} ${msg}`)) throw new MonitorError('unauthorized', `${where}: no Azure credential available (${msg}); run az login or configure workload identity`)
-    throw new MonitorError('unreachable', `${where}: ${e.code ?? 'request failed'}: ${msg}`)
+    if (e.statusCode && e.statusCode >= 500) throw new MonitorError('unreachable', `${where}: the service answered ${e.statusCode} (${e.code ?? ''} ${msg}); retry later or check the Azure status page`, e.statusCode, e.code)
+    if (e.statusCode) throw new MonitorError('bad-query', `${where}: unexpected ${e.statusCode} (${e.code ?? ''} ${msg})`, e.statusCode, e.code)
+    if (/CredentialUnavailable|AuthenticationRequired|authenticate/i.test(`${e.name} ${msg}`)) throw new MonitorError('unauthorized', `${where}: no Azure credential available (${msg}); run az login or configure workload identity`, undefined, e.code)
+    throw new MonitorError('unreachable', `${where}: ${e.code ?? 'request failed'}: ${msg} — check the endpoint, the network path and (for a private CA) CLOSEOUT_LOCAL_CA_FILE`, undefined, e.code)
   }
 }
 
@@ -103,19 +123,20 @@ export async function queryPrometheus(o: { url: string; query: string; start: Da
     body = await r.body.text()
   } catch (err) {
     const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } }
-    if (e.name === 'TimeoutError') throw new MonitorError('timeout', `${where}: no answer within ${o.timeoutMs} ms`)
-    throw new MonitorError('unreachable', `${where}: ${e.code ?? e.cause?.code ?? 'request failed'}: ${(e.message ?? '').split('\n')[0]}`)
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new MonitorError('timeout', `${where}: no answer within ${o.timeoutMs} ms — check the endpoint or raise monitoring.timeoutMs`)
+    throw new MonitorError('unreachable', `${where}: ${e.code ?? e.cause?.code ?? 'request failed'}: ${(e.message ?? '').split('\n')[0]} — check monitoring.prometheus.url and the network path`, undefined, e.code ?? e.cause?.code)
   }
-  if (status === 401) throw new MonitorError('unauthorized', `${where}: 401 — the bearer token was not accepted`, 401)
-  if (status === 403) throw new MonitorError('forbidden', `${where}: 403 — the identity may not query this Prometheus`, 403)
+  if (status === 401) throw new MonitorError('unauthorized', `${where}: 401 — the bearer token was missing or not accepted; set monitoring.prometheus.bearerToken (a fresh token)`, 401)
+  if (status === 403) throw new MonitorError('forbidden', `${where}: 403 — the identity may not query this Prometheus; grant it read access (e.g. Monitoring Data Reader)`, 403)
   let j: { status?: string; error?: string; errorType?: string; data?: { result?: { metric: Record<string, string>; values: [number, string][] }[] } }
   try {
     j = JSON.parse(body)
   } catch {
-    throw new MonitorError('server', `${where}: ${status} with a non-JSON body`, status)
+    throw new MonitorError(status >= 500 ? 'unreachable' : 'bad-query', `${where}: ${status} with a non-JSON body — is the URL a Prometheus HTTP API?`, status)
   }
-  if (status === 400 || j.errorType === 'bad_data') throw new MonitorError('bad-query', `${where}: the query was rejected (${j.error ?? status})`, status)
-  if (status >= 300 || j.status !== 'success') throw new MonitorError('server', `${where}: ${status} ${j.error ?? ''}`, status)
+  if (status === 400 || status === 422 || j.errorType === 'bad_data') throw new MonitorError('bad-query', `${where}: the query was rejected (${j.error ?? status}); check the PromQL`, status, j.errorType)
+  if (status >= 500) throw new MonitorError('unreachable', `${where}: the server answered ${status} (${j.error ?? ''}); retry later`, status, j.errorType)
+  if (status >= 300 || j.status !== 'success') throw new MonitorError('bad-query', `${where}: ${status} ${j.errorType ?? ''} ${j.error ?? ''}`, status, j.errorType)
   const rows: Array<Record<string, unknown>> = []
   for (const series of j.data?.result ?? []) {
     for (const [t, v] of series.values) rows.push({ TimeGenerated: new Date(t * 1000).toISOString(), ...series.metric, value: Number(v) })
