@@ -1,9 +1,17 @@
-// ./closeout env up / status / down as a newcomer uses them.
-import { describe, test, expect } from 'vitest'
+// ./closeout env up / status / down as a newcomer uses them, and the reference stack behind it:
+// the API through its pod port, publish → consume → visible, idempotent replay (and the
+// non-idempotent fault), the Log Analytics double through the real client, PromQL through the
+// gateway, 403 under monitoring-forbidden, psql as the postgres pod runs it.
+import { describe, test, expect, beforeAll } from 'vitest'
 import { createConnection } from 'node:net'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, dirname } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { ROOT, node } from './_run.ts'
+import { queryAzureMonitor, queryPrometheus, MonitorError } from '../../helpers/monitor.ts'
+import type { ClusterDefinition } from '../../fixtures/local-env/sim/types.ts'
+import { Redis } from 'ioredis'
+import { STREAM, GROUP } from '../../fixtures/local-env/stack/db.ts'
 
 const open = (port: number) =>
   new Promise<boolean>((res) => {
@@ -12,9 +20,96 @@ const open = (port: number) =>
     s.on('error', () => res(false))
   })
 
-describe('local environment lifecycle', { timeout: 300_000 }, () => {
+interface EnvJson {
+  ports: Record<string, number>
+  faults: string[]
+  tokens: { admin: string; monitoring: string }
+  workspaceId: string
+  caFile: string
+}
+const envJson = () => JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as EnvJson
+const cluster = () => JSON.parse(readFileSync(join(ROOT, 'reports/local-env/cluster.json'), 'utf8')) as ClusterDefinition
+const BIN = join(ROOT, 'fixtures/local-env/stack/bin')
+
+/** a stack command with the pods' environment (the txlookup-api-env secret + the fault switch) */
+function stack(cmd: string, args: string[]): { code: number | null; out: string } {
+  const ns = cluster().namespaces[0]
+  const secret = ns.secrets.find((s) => s.name === 'txlookup-api-env')?.data ?? {}
+  const env = { ...process.env, ...secret, CLOSEOUT_FAULTS: envJson().faults.join(','), PATH: `${BIN}:${dirname(process.execPath)}:${process.env.PATH}` }
+  const r = spawnSync(join(BIN, cmd), args, { env, encoding: 'utf8', timeout: 60_000 })
+  return { code: r.status, out: `${r.stdout}${r.stderr}` }
+}
+
+async function getTx(id: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`http://127.0.0.1:${envJson().ports.api}/admin/tx/${id}`)
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> }
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms
+  for (;;) {
+    const v = await fn().catch(() => undefined)
+    if (v !== undefined) return v
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+/** every published entry delivered and acknowledged by the consumer group (the replay has been applied) */
+async function drained(): Promise<void> {
+  const r = new Redis(`redis://127.0.0.1:${envJson().ports.redis}/0`, { maxRetriesPerRequest: 1 })
+  try {
+    await until('consumer group drained', async () => {
+      const groups = (await r.xinfo('GROUPS', STREAM)) as unknown[][]
+      const g = groups.map((x) => Object.fromEntries(x.flatMap((v, i) => (i % 2 ? [] : [[String(v), x[i + 1]]])))).find((x) => x.name === GROUP)
+      return g && Number(g.lag) === 0 && Number(g.pending) === 0 ? true : undefined
+    })
+  } finally {
+    r.disconnect()
+  }
+}
+
+const canonical = (b: Record<string, unknown>) => Object.fromEntries(Object.entries(b).filter(([k]) => k !== 'event_time' && k !== 'data_lag_sec'))
+
+/** publish happy → consume → visible, then a duplicate replay; the payload before and after */
+async function replay(runId: string): Promise<{ first: Record<string, unknown>; second: Record<string, unknown> }> {
+  const pub = stack('txlookup-publish', ['--scenario', 'happy', '--run-id', runId])
+  expect(pub.code, pub.out).toBe(0)
+  expect(JSON.parse(pub.out.trim().split('\n').pop() ?? '{}').sync_tx_id).toBe(`tx-sync-pay-${runId}`)
+  const c = stack('txlookup-consumer', ['consume', '--max-messages', '3', '--max-idle-seconds', '1'])
+  expect(c.code, c.out).toBe(0)
+  const first = await until('published tx visible', async () => ((await getTx(`tx-sync-pay-${runId}`)).status === 200 ? (await getTx(`tx-sync-pay-${runId}`)).body : undefined))
+  const t0 = String(first.event_time)
+  await new Promise((r) => setTimeout(r, 1100)) // a later event_time for the replay
+  expect(stack('txlookup-publish', ['--scenario', 'duplicate', '--run-id', runId]).code).toBe(0)
+  expect(stack('txlookup-consumer', ['consume', '--max-messages', '6', '--max-idle-seconds', '1']).code).toBe(0)
+  await drained()
+  const second = (await getTx(`tx-sync-pay-${runId}`)).body
+  expect(t0).toBeTruthy()
+  return { first, second }
+}
+
+const azure = (e: EnvJson) =>
+  queryAzureMonitor({
+    workspaceId: e.workspaceId,
+    endpoint: `https://127.0.0.1:${e.ports.laDouble}/v1`,
+    query: 'AppMetrics\n| where Name == "consumer_freshness_seconds"\n| summarize max_freshness=max(Max) by bin(TimeGenerated, 5m)\n| order by TimeGenerated desc',
+    timespan: { startTime: new Date(Date.now() - 30 * 60_000), endTime: new Date() },
+    credential: { token: e.tokens.monitoring },
+    timeoutMs: 10_000,
+  })
+const promql = (e: EnvJson, token?: string) =>
+  queryPrometheus({ url: `http://127.0.0.1:${e.ports.gateway}`, query: 'max(consumer_kafka_lag)', start: new Date(Date.now() - 5 * 60_000), end: new Date(), stepSeconds: 2, bearerToken: token, timeoutMs: 10_000 })
+const kind = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof MonitorError ? `${e.kind}:${e.statusCode}` : String(e)))
+
+describe('local environment', { timeout: 300_000 }, () => {
+  beforeAll(() => {
+    const r = node(['fixtures/local-env/env.ts', 'up'])
+    if (r.code !== 0) throw new Error(`env up failed:\n${r.stderr}`)
+    process.env.CLOSEOUT_LOCAL_CA_FILE = envJson().caFile
+  })
+
   test('up is idempotent; status reports every component; kubeconfig is HTTPS with a CA and a token', () => {
-    expect(node(['fixtures/local-env/env.ts', 'up']).code).toBe(0)
     const again = node(['fixtures/local-env/env.ts', 'up'])
     expect(again.code).toBe(0)
     expect(again.stderr).not.toMatch(/restarting/)
@@ -26,23 +121,80 @@ describe('local environment lifecycle', { timeout: 300_000 }, () => {
     expect(kc).toContain('certificate-authority-data:')
     expect(kc).toMatch(/token: sim-admin-/)
     expect(kc).not.toContain('insecure-skip-tls-verify')
+    const e = envJson()
+    for (const k of ['sim', 'api', 'postgres', 'redis', 'prometheus', 'gateway', 'eventhubs', 'laDouble']) expect(e.ports[k], k).toBeGreaterThan(0)
+    expect(e.tokens.monitoring).toBeTruthy()
   })
+
+  test('the API through its pod port: a seeded tx is 200 with the full record, an unknown id 404; no PII in its log line', async () => {
+    const ok = await getTx('tx-seed-001')
+    expect(ok.status).toBe(200)
+    expect(Object.keys(ok.body).sort()).toEqual(['amount', 'amount_signed', 'data_lag_sec', 'entry_type', 'event_time', 'related_id', 'related_type', 'tx_id', 'version', 'wallet_id'])
+    expect(ok.body.tx_id).toBe('tx-seed-001')
+    const nf = await getTx(`tx-unknown-${Date.now()}`)
+    expect(nf).toEqual({ status: 404, body: { detail: 'not found' } })
+    const health = (await (await fetch(`http://127.0.0.1:${envJson().ports.api}/health`)).json()) as { dependencies: Record<string, string> }
+    expect(health.dependencies).toEqual({ db: 'ok', redis: 'ok' })
+  })
+
+  test('the postgres pod’s psql reaches the database and sees the newest ledger row', () => {
+    const pg = cluster().namespaces[0].deployments.find((d) => d.name === 'txlookup-postgres')?.containers[0]
+    const r = spawnSync('psql', ['-U', 'bo', '-d', 'bo', '-At', '-c', 'select tx_id from bo.ledger_entries order by event_time desc limit 1;'], { env: { ...process.env, ...pg?.env }, encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout.trim()).toMatch(/^tx-/)
+  })
+
+  test('probes: db_connectivity_ok and eventhubs_tcp_ok', () => {
+    expect(stack('txlookup-probe', ['db']).out).toContain('db_connectivity_ok')
+    expect(stack('txlookup-probe', ['tcp', '127.0.0.1', String(envJson().ports.eventhubs)]).out).toContain('eventhubs_tcp_ok')
+  })
+
+  test('publish + consume makes the tx visible; a duplicate replay keeps the canonical payload', async () => {
+    const { first, second } = await replay(`e2e${Date.now()}`)
+    expect(first.amount).toBe('42.50')
+    expect(canonical(second)).toEqual(canonical(first))
+  })
+
+  test('the Log Analytics double answers the plan’s KQL through the real client; PromQL through the gateway', async () => {
+    const e = envJson()
+    const r = await until('freshness samples', async () => {
+      const x = await azure(e)
+      return x.rows.length ? x : undefined
+    })
+    expect(r.columns).toEqual(['TimeGenerated', 'max_freshness'])
+    expect(Number(r.rows[0].max_freshness)).toBeLessThanOrEqual(5)
+    const p = await until('Prometheus samples', async () => {
+      const x = await promql(e, e.tokens.monitoring)
+      return x.rows.length ? x : undefined
+    })
+    expect(p.rows.every((x) => x.value === 0)).toBe(true)
+    expect(await kind(promql(e))).toBe('unauthorized:401')
+  })
+
   test('an unknown fault is a usage error listing the valid ones', () => {
     const r = node(['fixtures/local-env/env.ts', 'up', '--fault', 'disk-full'])
     expect(r.code).toBe(3)
     expect(r.stderr).toContain('unknown fault "disk-full"')
     expect(r.stderr).toContain('consumer-crashloop')
   })
-  test('a different fault set restarts what must change, and back', () => {
-    const r = node(['fixtures/local-env/env.ts', 'up', '--fault', 'api-500'])
-    expect(r.code).toBe(0)
+
+  test('faults non-idempotent + monitoring-forbidden: restart, replay changes the payload, 403 on both monitoring paths; and back', async () => {
+    const r = node(['fixtures/local-env/env.ts', 'up', '--fault', 'non-idempotent', '--fault', 'monitoring-forbidden'])
+    expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/restarting/)
-    expect(JSON.parse(readFileSync(join(ROOT, 'reports/local-env/faults.json'), 'utf8'))).toEqual(['api-500'])
+    expect(JSON.parse(readFileSync(join(ROOT, 'reports/local-env/faults.json'), 'utf8'))).toEqual(['monitoring-forbidden', 'non-idempotent'])
+    const e = envJson()
+    expect(await kind(azure(e))).toBe('forbidden:403')
+    expect(await kind(promql(e, e.tokens.monitoring))).toBe('forbidden:403')
+    const { first, second } = await replay(`e2eni${Date.now()}`)
+    expect(canonical(second)).not.toEqual(canonical(first))
+    expect(second.amount).toBe('85.00')
     expect(node(['fixtures/local-env/env.ts', 'up']).code).toBe(0)
+    expect(await kind(azure(envJson()))).toBe('ok')
   })
+
   test('down stops every process and leaves no listener; status then fails; up brings it back', async () => {
-    const env = JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as { ports: Record<string, number | number[]> }
-    const ports = Object.values(env.ports).filter((p): p is number => typeof p === 'number')
+    const ports = Object.values(envJson().ports).filter((p): p is number => typeof p === 'number')
     const d = node(['fixtures/local-env/env.ts', 'down'])
     expect(d.code, d.stderr).toBe(0)
     for (const p of ports) expect(await open(p), `port ${p}`).toBe(false)
