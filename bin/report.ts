@@ -1,10 +1,11 @@
-// ./closeout report [--single-file]: render reports/allure-report from reports/allure-results with the
-// Allure 3 CLI (npm `allure`, no Java) and allurerc.mjs (categories = classifications, history trend).
-// --single-file: one self-contained index.html for mail and tickets.
-// Exit codes: 0 rendered, 3 no results yet (usage), 1 the renderer failed.
-import { spawnSync } from 'node:child_process'
+// ./closeout report [--single-file] [--open [--port N]]: render reports/allure-report from
+// reports/allure-results with the Allure 3 CLI (npm `allure`, no Java) and allurerc.mjs (categories =
+// classifications, history trend). --single-file: one self-contained index.html for mail and tickets.
+// --open: then serve the report on localhost (`allure open`) until Ctrl-C.
+// Exit codes: 0 rendered, 3 no results yet or a usage error, 1 the renderer failed.
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
-import { join, resolve, relative } from 'node:path'
+import { dirname, join, resolve, relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 import { CLASSIFICATIONS, CLASSIFICATION_DESCRIPTIONS } from '../helpers/classification.ts'
@@ -85,17 +86,57 @@ export async function renderReport(o: RenderOptions = {}): Promise<string> {
   return index
 }
 
+export interface ReportArgs {
+  singleFile: boolean
+  open: boolean
+  port?: number
+}
+
+export class ReportUsageError extends Error {}
+
+const USAGE = 'usage: ./closeout report [--single-file] [--open [--port N]]'
+
+export function parseReportArgs(argv: string[]): ReportArgs {
+  const a: ReportArgs = { singleFile: false, open: false }
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i]
+    if (x === '--single-file') a.singleFile = true
+    else if (x === '--open') a.open = true
+    else if (x === '--port') {
+      const port = Number(argv[++i])
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ReportUsageError(`--port needs a port number (1-65535), got ${argv[i] ?? 'nothing'}`)
+      a.port = port
+    } else throw new ReportUsageError(`unknown option ${x}`)
+  }
+  if (a.port !== undefined && !a.open) throw new ReportUsageError('--port only goes with --open')
+  return a
+}
+
+/** Serves a rendered report directory on localhost until the process is interrupted; resolves with its exit code. */
+function serveReport(dir: string, port?: number): Promise<number> {
+  const cli = join(ROOT, 'node_modules', 'allure', 'cli.js')
+  const child = spawn(process.execPath, [cli, 'open', dir, ...(port ? ['--port', String(port)] : [])], { cwd: ROOT, stdio: 'inherit' })
+  const stop = () => child.kill('SIGTERM')
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return new Promise((res) => child.on('exit', (code) => res(code ?? 0)))
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const args = process.argv.slice(2)
-  const unknown = args.filter((a) => a !== '--single-file')
-  if (unknown.length) {
-    process.stderr.write(`closeout report: unknown option ${unknown[0]}\nusage: ./closeout report [--single-file]\n`)
+  let args: ReportArgs
+  try {
+    args = parseReportArgs(process.argv.slice(2))
+  } catch (e) {
+    process.stderr.write(`closeout report: ${(e as Error).message}\n${USAGE}\n`)
     process.exit(3)
   }
-  const singleFile = args.includes('--single-file')
-  renderReport({ singleFile }).then(
-    (index) => {
-      process.stdout.write(`report: ${relative(process.cwd(), index) || index}${singleFile ? ' (single self-contained file)' : ''}\n`)
+  renderReport({ singleFile: args.singleFile }).then(
+    async (index) => {
+      process.stdout.write(`report: ${relative(process.cwd(), index) || index}${args.singleFile ? ' (single self-contained file)' : ''}\n`)
+      if (args.open) {
+        process.stdout.write('serving it on localhost (Ctrl-C stops)\n')
+        await serveReport(dirname(index), args.port)
+      }
       process.exit(0)
     },
     (e: unknown) => {

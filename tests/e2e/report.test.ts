@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkS
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { spawnSync } from 'node:child_process'
-import { renderReport, allureCategories, NoResultsError } from '../../bin/report.ts'
+import { renderReport, allureCategories, parseReportArgs, NoResultsError, ReportUsageError } from '../../bin/report.ts'
 import { CLASSIFICATIONS } from '../../helpers/classification.ts'
 import { ROOT, envUp, node, runGates } from './_run.ts'
 
@@ -69,6 +69,9 @@ describe('./closeout report', { timeout: 300_000 }, () => {
     mkdirSync(join(empty, 'allure-results'))
     await expect(renderReport({ resultsDir: join(empty, 'allure-results'), outDir: join(empty, 'out') })).rejects.toBeInstanceOf(NoResultsError)
     expect(node(['bin/report.ts', '--nope']).code).toBe(3)
+    expect(node(['bin/report.ts', '--port', '8080']).stderr).toContain('--port only goes with --open')
+    expect(parseReportArgs(['--single-file', '--open', '--port', '8080'])).toEqual({ singleFile: true, open: true, port: 8080 })
+    expect(() => parseReportArgs(['--open', '--port', 'x'])).toThrow(ReportUsageError)
   })
 
   test('categories = classifications (+ BLOCKED), written to the results dir; environment and history in the report', async () => {
@@ -97,7 +100,7 @@ describe('./closeout report', { timeout: 300_000 }, () => {
   const skipReason = ensureChromium()
   if (skipReason) console.log(`report browser test skipped: ${skipReason}`)
 
-  test.skipIf(Boolean(skipReason))('headless Chromium: the page lists the gate; the Categories tab shows SMOKE_FAILED', async () => {
+  test.skipIf(Boolean(skipReason))('headless Chromium: the page lists the gate; the Categories tab shows SMOKE_FAILED with the gate under it', async () => {
     const index = await renderReport({ resultsDir: results, outDir: join(work, 'single-file'), singleFile: true, historyPath: join(work, 'h2.jsonl') })
     const { chromium } = await import('playwright-core')
     const browser = await chromium.launch({
@@ -129,9 +132,13 @@ describe('./closeout report', { timeout: 300_000 }, () => {
       expect(list).toMatch(/Skipped\s+1/)
       await page.getByText('Categories', { exact: false }).first().click()
       const categories = await bodyWith('SMOKE_FAILED')
+      expect(categories).toMatch(/SMOKE_FAILED\s+1/)
+      // expand the category: the gate is listed under its classification (and the screenshot shows both)
+      await page.getByText('SMOKE_FAILED', { exact: true }).first().click()
+      const expanded = await bodyWith(GATE)
+      expect(expanded.indexOf('SMOKE_FAILED')).toBeLessThan(expanded.indexOf(GATE))
       mkdirSync(join(ROOT, 'reports'), { recursive: true })
       await page.screenshot({ path: join(ROOT, 'reports', 'report-screenshot.png') })
-      expect(categories).toMatch(/SMOKE_FAILED\s+1/)
     } finally {
       await browser.close()
     }
