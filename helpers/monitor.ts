@@ -26,7 +26,8 @@ export class MonitorError extends Error {
 }
 
 export interface MonitorResult {
-  request: { kind: 'azure-monitor' | 'prometheus'; target: string; query: string; timespan: string }
+  /** what was asked: the query URL (and the workspace for Log Analytics), the query and its time range */
+  request: { kind: 'azure-monitor' | 'prometheus'; url: string; workspace?: string; target: string; query: string; timespan: string }
   rows: Array<Record<string, unknown>>
   columns: string[]
   durationMs: number
@@ -44,11 +45,17 @@ function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ])
 }
 
+/** Log Analytics time range: an absolute window, or an ISO 8601 duration ending now ('PT30M'). */
+export type MonitorTimespan = { startTime: Date; endTime: Date } | { duration: string }
+
+const describeTimespan = (t: MonitorTimespan) => ('duration' in t ? t.duration : `${t.startTime.toISOString()}/${t.endTime.toISOString()}`)
+
 let caAgentCache: { file: string; agent: HttpsAgent } | undefined
 
-/** An https.Agent trusting the public roots plus CLOSEOUT_LOCAL_CA_FILE, for https endpoints when set. */
-function caAgent(endpoint: string | undefined): HttpsAgent | undefined {
-  const file = process.env.CLOSEOUT_LOCAL_CA_FILE
+/** An https.Agent trusting the public roots plus a private CA (the caFile option, else
+ * CLOSEOUT_LOCAL_CA_FILE), for https endpoints; per client, so NODE_EXTRA_CA_CERTS is not needed. */
+function caAgent(endpoint: string | undefined, caFile?: string): HttpsAgent | undefined {
+  const file = caFile ?? process.env.CLOSEOUT_LOCAL_CA_FILE
   if (!file || !endpoint?.startsWith('https:')) return undefined
   if (caAgentCache?.file !== file) caAgentCache = { file, agent: new HttpsAgent({ ca: [...rootCertificates, readFileSync(file, 'utf8')], keepAlive: false }) }
   return caAgentCache.agent
@@ -62,27 +69,46 @@ export async function queryAzureMonitor(o: {
   workspaceId: string
   endpoint?: string
   query: string
-  timespan: { startTime: Date; endTime: Date }
+  timespan: MonitorTimespan
   credential: 'default' | { token: string }
   timeoutMs: number
+  /** PEM file of a private CA to trust for this call (default: CLOSEOUT_LOCAL_CA_FILE when set) */
+  caFile?: string
 }): Promise<MonitorResult> {
   const cred: TokenCredential =
     o.credential === 'default' ? new DefaultAzureCredential() : { getToken: async () => ({ token: (o.credential as { token: string }).token, expiresOnTimestamp: Date.now() + 3_600_000 }) }
-  const agent = caAgent(o.endpoint)
+  const agent = caAgent(o.endpoint, o.caFile)
+  // the SDK drops a top-level abortSignal (facts §6): the deadline goes on each request, so a hung
+  // socket is closed rather than left behind the Promise.race below
+  const signal = AbortSignal.timeout(o.timeoutMs)
   const client = new LogsQueryClient(cred, {
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     retryOptions: { maxRetries: 0 },
     // an https endpoint served with the local environment's CA: trust it for this client only
-    ...(agent ? { additionalPolicies: [{ position: 'perCall' as const, policy: { name: 'closeoutCaAgent', sendRequest: (req, next) => ((req.agent = agent), next(req)) } }] } : {}),
+    additionalPolicies: [
+      {
+        position: 'perCall' as const,
+        policy: {
+          name: 'closeoutRequest',
+          sendRequest: (req, next) => {
+            // an https endpoint served with a private CA: trust it for this client only
+            if (agent) req.agent = agent
+            req.abortSignal = signal
+            return next(req)
+          },
+        },
+      },
+    ],
   })
   const where = `Log Analytics workspace ${o.workspaceId} (${o.endpoint ?? 'https://api.loganalytics.io/v1'})`
   const t0 = performance.now()
   try {
-    const r = await deadline(client.queryWorkspace(o.workspaceId, o.query, { startTime: o.timespan.startTime, endTime: o.timespan.endTime }, { serverTimeoutInSeconds: Math.ceil(o.timeoutMs / 1000) }), o.timeoutMs, where)
+    const ts = 'duration' in o.timespan ? { duration: o.timespan.duration } : { startTime: o.timespan.startTime, endTime: o.timespan.endTime }
+    const r = await deadline(client.queryWorkspace(o.workspaceId, o.query, ts, { serverTimeoutInSeconds: Math.max(1, Math.ceil(o.timeoutMs / 1000)) }), o.timeoutMs, where)
     const tables = r.status === LogsQueryResultStatus.Success ? r.tables : r.partialTables
     const t = tables[0]
     return {
-      request: { kind: 'azure-monitor', target: where, query: o.query, timespan: `${o.timespan.startTime.toISOString()}/${o.timespan.endTime.toISOString()}` },
+      request: { kind: 'azure-monitor', url: `${o.endpoint ?? 'https://api.loganalytics.io/v1'}/workspaces/${o.workspaceId}/query`, workspace: o.workspaceId, target: where, query: o.query, timespan: describeTimespan(o.timespan) },
       rows: t ? tableRows(t) : [],
       columns: t ? t.columnDescriptors.map((c) => c.name ?? '') : [],
       durationMs: Math.round(performance.now() - t0),
@@ -93,6 +119,7 @@ export async function queryAzureMonitor(o: {
     if (err instanceof MonitorError) throw err
     const e = err as { statusCode?: number; code?: string; message?: string; name?: string }
     const msg = (e.message ?? String(err)).split('\n')[0]
+    if (e.name === 'AbortError' || e.name === 'TimeoutError' || signal.aborted) throw new MonitorError('timeout', `${where}: no answer within ${o.timeoutMs} ms — check the endpoint or raise monitoring.timeoutMs`, undefined, e.code)
     if (e.statusCode === 401) throw new MonitorError('unauthorized', `${where}: 401 ${e.code ?? ''} — the credential was not accepted; sign in (az login / workload identity) and rerun`, 401, e.code)
     if (e.statusCode === 403) throw new MonitorError('forbidden', `${where}: 403 ${e.code ?? ''} — the identity lacks read access (Log Analytics Reader on the workspace)`, 403, e.code)
     if (e.statusCode === 400 && /resolve table|could not be resolved|Failed to resolve/i.test(msg)) throw new MonitorError('missing-table', `${where}: the AppMetrics table is not available (${msg})`, 400, e.code)
@@ -142,7 +169,7 @@ export async function queryPrometheus(o: { url: string; query: string; start: Da
     for (const [t, v] of series.values) rows.push({ TimeGenerated: new Date(t * 1000).toISOString(), ...series.metric, value: Number(v) })
   }
   return {
-    request: { kind: 'prometheus', target: where, query: o.query, timespan: `${o.start.toISOString()}/${o.end.toISOString()} step ${o.stepSeconds}s` },
+    request: { kind: 'prometheus', url: u.origin + u.pathname, target: where, query: o.query, timespan: `${o.start.toISOString()}/${o.end.toISOString()} step ${o.stepSeconds}s` },
     rows,
     columns: ['TimeGenerated', 'value'],
     durationMs: Math.round(performance.now() - t0),

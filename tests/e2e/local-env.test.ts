@@ -193,6 +193,29 @@ describe('local environment', { timeout: 300_000 }, () => {
     expect(await kind(azure(envJson()))).toBe('ok')
   })
 
+  test('a monitoring-only fault restarts the double and the gateway, not the simulator; AppMetrics rows are in the JSONL', async () => {
+    const pid = (n: string) => readFileSync(join(ROOT, 'reports/local-env/pids', `${n}.pid`), 'utf8').trim()
+    const before = { simulator: pid('simulator'), la: pid('la-double'), prometheus: pid('prometheus') }
+    const r = node(['fixtures/local-env/env.ts', 'up', '--fault', 'monitoring-forbidden'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/restarting la-double, gateway$/m)
+    expect(pid('simulator')).toBe(before.simulator)
+    expect(pid('prometheus')).toBe(before.prometheus)
+    expect(pid('la-double')).not.toBe(before.la)
+    expect(await kind(azure(envJson()))).toBe('forbidden:403')
+    // the double samples the real pods even while it refuses queries, and keeps a JSONL copy
+    const rows = await until('JSONL rows', async () => {
+      const lines = readFileSync(join(ROOT, 'reports/local-env/appmetrics.jsonl'), 'utf8').split('\n').filter(Boolean)
+      const parsed = lines.map((l) => JSON.parse(l) as { Name: string; Max: number; TimeGenerated: string })
+      return parsed.some((x) => x.Name === 'consumer_freshness_seconds') ? parsed : undefined
+    })
+    expect(rows.find((x) => x.Name === 'consumer_kafka_lag')).toMatchObject({ Max: expect.any(Number), TimeGenerated: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) })
+    const back = node(['fixtures/local-env/env.ts', 'up'])
+    expect(back.code, back.stderr).toBe(0)
+    expect(pid('simulator')).toBe(before.simulator)
+    expect(await kind(azure(envJson()))).toBe('ok')
+  })
+
   test('down stops every process and leaves no listener; status then fails; up brings it back', async () => {
     const ports = Object.values(envJson().ports).filter((p): p is number => typeof p === 'number')
     const d = node(['fixtures/local-env/env.ts', 'down'])
