@@ -443,11 +443,19 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toBe((await kube.podLogs(pod, 'app', { tailLines: 1 })))
   })
-  test('set image then rollout status; a stuck rollout fails like on a real cluster', async () => {
+  test('set image then rollout status; rollout undo reuses the old ReplicaSet; a stuck rollout fails like on a real cluster', async () => {
     expect((await run(['set', 'image', 'deploy/web', 'app=web:3'])).status).toBe(0)
     const r = await run(['rollout', 'status', 'deploy/web', '--timeout=30s'])
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toContain('deployment "web" successfully rolled out')
+    // undo goes back to the previous ReplicaSet (kubectl sends its template back through Go structs)
+    const apps = kube.kc.makeApiClient(k8s.AppsV1Api)
+    const rsCount = async () => (await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.length
+    const before = await rsCount()
+    expect((await run(['rollout', 'undo', 'deploy/web'])).status).toBe(0)
+    expect((await run(['rollout', 'status', 'deploy/web', '--timeout=30s'])).status).toBe(0)
+    expect(await rsCount()).toBe(before)
+    expect((await kube.readDeployment('web')).spec?.template.spec?.containers[0].image).toBe('web:2')
     const s = await run(['rollout', 'status', 'deploy/stuck', '--timeout=30s'])
     expect(s.status).toBe(1)
     expect(s.stderr).toContain('error: deployment "stuck" exceeded its progress deadline')
