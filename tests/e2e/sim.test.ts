@@ -238,9 +238,7 @@ describe('objects, tables, logs, events', () => {
     expect(await kube.podLogs(broken.metadata?.name as string, 'app', { previous: true })).toBe('boom\n')
   })
 
-  // client-node's Log.abort() raises an uncaught AbortError from its piped stream (vitest counts it as a
-  // run error); the simulator's follow works with kubectl logs -f. Re-enable with a raw HTTPS reader.
-  test.skip('pod logs follow: new lines stream as the container writes them', async () => {
+  test('pod logs follow: new lines stream as the container writes them', async () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
     let got = ''
     const sink = new PassThrough()
