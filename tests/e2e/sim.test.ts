@@ -1,7 +1,7 @@
 // The cluster simulator driven by real clients: @kubernetes/client-node through helpers/kube.ts, and
 // kubectl 1.32 when it is on PATH. Each test fails when the wire behaviour it covers breaks.
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { spawn, spawnSync } from 'node:child_process'
@@ -71,6 +71,9 @@ let kube: Kube
 let kubeconfig: string
 let caPem: string
 const markerFile = join(dir, 'probe-ready')
+// extra tokens re-read when the file's mtime changes (an RBAC test rebinds a token without a restart)
+const tokensFile = join(dir, 'tokens.json')
+writeFileSync(tokensFile, '[]')
 
 function kubeconfigWith(token: string, server = sim.url, ca = caPem): string {
   const f = join(dir, `kc-${token.slice(0, 12)}-${Math.random().toString(36).slice(2, 6)}`)
@@ -121,7 +124,7 @@ beforeAll(async () => {
   const port = await freePort()
   const pki = ensurePki(join(dir, 'pki'))
   caPem = readFileSync(pki.caCert, 'utf8')
-  sim = await startSimulator(definition(await portBlock(30)), { port, tlsKey: pki.serverKey, tlsCert: pki.serverCert, restartBackoffMs: [200, 400], logDir: join(dir, 'logs') })
+  sim = await startSimulator(definition(await portBlock(30)), { port, tlsKey: pki.serverKey, tlsCert: pki.serverCert, restartBackoffMs: [200, 400], logDir: join(dir, 'logs'), tokensFile })
   kubeconfig = kubeconfigWith(ADMIN)
   kube = new Kube(loadKubeConfig({ kubeconfig }), { namespace: NS, timeoutMs: 5000 })
   await until('web and multi Ready', async () => (await kube.listPods('app=web')).some(isPodReady) && (await kube.listPods('app=multi')).filter(isPodReady).length === 2)
@@ -366,6 +369,25 @@ describe('access failures are classified and name the server', () => {
     const svc = await k.readService('web').catch((e: unknown) => e)
     expect(classifyKubeError(svc)).toMatchObject({ kind: 'forbidden', verb: 'get', resource: 'services' })
     expect((svc as Error).message).toContain('services "web" is forbidden: User "reader" cannot get resource "services" in API group "" in the namespace "txlookup"')
+  })
+  test('tokens file hot reload: a token appears, is rebound to other rules, and disappears without a restart', async () => {
+    const token = 'rebound-token-0123456789abcdef'
+    let mtime = Date.now() / 1000
+    const bind = (defs: unknown[]) => {
+      writeFileSync(tokensFile, JSON.stringify(defs))
+      mtime += 5 // a distinct mtime for every write, even within one clock tick
+      utimesSync(tokensFile, mtime, mtime)
+    }
+    const k = kubeWith(token)
+    expect(classifyKubeError(await k.listPods().catch((e: unknown) => e)).kind).toBe('unauthorized')
+    const read = [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }, { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] }]
+    bind([{ token, user: 'runner', namespace: NS, rules: read }])
+    expect((await k.listPods('app=web')).length).toBe(1)
+    expect(classifyKubeError(await k.execInPod({ deployment: 'web', container: 'app', command: ['true'] }).catch((e: unknown) => e))).toMatchObject({ kind: 'forbidden', verb: 'create', resource: 'pods/exec' })
+    bind([{ token, user: 'runner', namespace: NS, rules: [...read, { apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }] }])
+    expect((await k.execInPod({ deployment: 'web', container: 'app', command: ['sh', '-c', 'exit 3'], timeoutMs: 5000 })).exitCode).toBe(3)
+    bind([])
+    expect(classifyKubeError(await k.listPods().catch((e: unknown) => e)).kind).toBe('unauthorized')
   })
   test('the refused upgrade carries the real Status body (kubectl prints it after its SPDY fallback)', async () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
