@@ -10,7 +10,10 @@ import { loadCatalog, formatCatalog, type CatalogEntry } from '../helpers/catalo
 import { buildTagsFilter, matchesTagExpression, UsageError } from '../helpers/tags.ts'
 import { loadProfile, resolveTargetPath, ProfileError, type TargetProfile } from '../helpers/profile.ts'
 import { finalizeRun, EXIT_CODES, type Summary } from '../helpers/decision.ts'
-import { newRunId, readRunInfo, reportsDir, writeRunInfo, type RunInfo, type SelectedGate } from '../helpers/run-state.ts'
+import { newRunId, readGateResults, readRunInfo, reportsDir, writeRunInfo, type RunInfo, type SelectedGate } from '../helpers/run-state.ts'
+import { isBlockingClassification } from '../helpers/classification.ts'
+import { commandLine } from '../helpers/evidence.ts'
+import { SUITE_NAMES } from '../helpers/suites.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -131,13 +134,19 @@ function gitCommit(): string {
   }
 }
 
+/** The operator's command line, as recorded in the summaries (the flags as given). */
+function invocationCommand(): string {
+  return commandLine(['pnpm', 'test', ...process.argv.slice(2).filter((a) => a !== '--quiet')])
+}
+
 function toSelected(g: CatalogEntry): SelectedGate {
   return { id: g.id, suite: g.suite, classification: g.classification, needs: g.needs ?? [], evidence: g.evidence, title: g.title }
 }
 
 /** A run that never reached vitest (bad profile, unknown tag): still leave a summary behind. */
 function writeConfigErrorSummary(message: string, args: Partial<Args>, targetFile: string, selected: SelectedGate[], profile?: TargetProfile): Summary {
-  const runId = args.runId ?? newRunId()
+  // a bad rerun command never overwrites the run it meant to append to: the error gets its own run
+  const runId = args.runId && !readRunInfo(args.runId, ROOT) ? args.runId : newRunId()
   const info: RunInfo = {
     runId,
     target: { file: relative(ROOT, targetFile) || targetFile, name: profile?.name ?? '' },
@@ -148,6 +157,7 @@ function writeConfigErrorSummary(message: string, args: Partial<Args>, targetFil
     allowDisruption: Boolean(args.allowDisruption),
     configError: message,
     invocations: 1,
+    command: invocationCommand(),
     owner: profile?.owner ?? 'unassigned (set owner: in the target profile)',
     retryAfterHours: profile?.retryAfterHours ?? 24,
   }
@@ -210,6 +220,16 @@ async function main(): Promise<number> {
   }
   const selectedEntries = catalog.filter((g) => !filter || matchesTagExpression(filter, [g.suite, g.id, g.classification]))
   const selected = selectedEntries.map(toSelected)
+  // E2-3 §6: after a NO_GO rehearsal the next attempt sets a new T_cutover and reruns it all
+  if (earlier && args.runId && selected.some((g) => g.suite === 'rehearsal')) {
+    const failed = readGateResults(args.runId, ROOT).filter((r) => r.suite === 'rehearsal' && r.status === 'failed' && !isBlockingClassification(r.classification))
+    if (failed.length) {
+      const msg = `run ${args.runId}'s rehearsal is NO_GO (${failed.map((r) => `${r.id} ${r.classification}`).join(', ')}): E2-3 §6 requires a new T_cutover and a full rehearsal, not a rerun into it; run \`pnpm test --tag rehearsal\` without --run-id`
+      process.stderr.write(`closeout: ${msg}\n`)
+      writeConfigErrorSummary(msg, args, targetFile, selected)
+      return EXIT_CODES.USAGE
+    }
+  }
 
   applyLocalEnv()
   let profile: TargetProfile
@@ -242,6 +262,8 @@ async function main(): Promise<number> {
     invocations: (earlier?.invocations ?? 0) + 1,
     owner: profile.owner,
     retryAfterHours: profile.retryAfterHours,
+    command: invocationCommand(),
+    suiteGates: Object.fromEntries(SUITE_NAMES.map((s) => [s, catalog.filter((g) => g.suite === s).map((g) => g.id)])),
   }
   writeRunInfo(info, ROOT)
   if (!earlier) rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true })

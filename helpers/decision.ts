@@ -136,12 +136,23 @@ function gateTable(gates: SummaryGate[]): string {
   return ['| gate | result | classification | reason | duration_ms | evidence |', '|---|---|---|---|---|---|', ...rows].join('\n')
 }
 
-export function summaryMarkdown(s: Summary, suite: SuiteName): string {
+/** Who ran what, when, with which outcome: the five fields every E2-3 evidence file carries. */
+export interface RecordHead {
+  command: string
+  owner: string
+}
+
+function headLines(h: RecordHead, s: Summary, d: Decision, result: string = d): string[] {
+  return [`command: ${h.command}`, `exit_code: ${s.configError ? EXIT_CODES.USAGE : EXIT_CODES[d]}`, `utc_timestamp: ${s.finishedAt}`, `owner: ${h.owner}`, `result: ${result}`]
+}
+
+export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead): string {
   const gates = s.gates.filter((g) => g.suite === suite)
   const d = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
   const lines = [
     `# ${SUITES[suite].title} — summary`,
     '',
+    ...headLines(head, s, d).map((l) => `- ${l}`),
     `- decision: **${d}**`,
     `- run_id: ${s.runId}`,
     `- target: ${s.target}`,
@@ -159,30 +170,43 @@ export function summaryMarkdown(s: Summary, suite: SuiteName): string {
   return lines.join('\n')
 }
 
-/** The rehearsal's 08/09 records (E2-3 §6: GO → cutover may proceed; NO_GO → do not promote, new T_cutover). */
-export function rehearsalDecisionRecords(s: Summary, owner: string): { decision: string; rollback: string } {
+/** The cutover decision of E2-3 §6: GO only when the whole rehearsal passed in this run. */
+export type CutoverDecision = Decision | 'INCOMPLETE'
+
+export function cutoverDecision(s: Summary, required: readonly string[]): { decision: CutoverDecision; missing: string[] } {
   const gates = s.gates.filter((g) => g.suite === 'rehearsal')
   const d = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
+  const passed = new Set(gates.filter((g) => g.status === 'passed').map((g) => g.id))
+  const missing = required.filter((id) => !gates.some((g) => g.id === id))
+  // a GO over part of the rehearsal (say, a one-gate run) is not a GO for the cutover
+  if (d === 'GO' && required.some((id) => !passed.has(id))) return { decision: 'INCOMPLETE', missing }
+  return { decision: d, missing }
+}
+
+/** The rehearsal's 08/09 records (E2-3 §6: GO → cutover may proceed; NO_GO → do not promote, new T_cutover). */
+export function rehearsalDecisionRecords(s: Summary, head: RecordHead, required: readonly string[]): { decision: string; rollback: string } {
+  const gates = s.gates.filter((g) => g.suite === 'rehearsal')
+  const suiteDecision = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
+  const { decision: d, missing } = cutoverDecision(s, required)
   const failed = gates.filter((g) => g.status !== 'passed')
-  const head = [`command: closeout decision (run ${s.runId})`, `exit_code: ${EXIT_CODES[d]}`, `utc_timestamp: ${s.finishedAt}`, `owner: ${owner}`]
   const decision = [
-    ...head,
-    `result: ${d}`,
+    ...headLines(head, s, suiteDecision, d),
     `decision: ${d}`,
     'gates:',
     ...gates.map((g) => `  - ${g.id}: ${g.status}${g.classification ? ` (${g.classification})` : ''}${g.reason ? ` — ${g.reason}` : ''}`),
-    `rule: GO requires migration + backfill + sync + 200/404 + idempotency all passed; NO_GO when any gate failed.`,
+    ...(missing.length ? [`not_run: ${missing.join(', ')}`] : []),
+    `rule: GO requires precheck + migration + backfill + sync + 200/404 + idempotency all passed in this run (${required.join(', ')}); NO_GO when any gate failed; INCOMPLETE when a gate did not run.`,
     '',
   ].join('\n')
   const rollback =
     d === 'GO'
-      ? [...head, 'result: NO_ROLLBACK', 'action: no rollback; cutover promotion may proceed at T_cutover.', ''].join('\n')
+      ? [...headLines(head, s, suiteDecision, 'NO_ROLLBACK'), 'action: no rollback; cutover promotion may proceed at T_cutover.', ''].join('\n')
       : [
-          ...head,
-          `result: ${d === 'NO_GO' ? 'ROLLBACK' : 'HOLD'}`,
+          ...headLines(head, s, suiteDecision, d === 'NO_GO' ? 'ROLLBACK' : 'HOLD'),
           'action: do not perform cutover promotion.',
           `failure_classification: ${failed.map((g) => g.classification ?? `BLOCKED(${g.id})`).join(', ') || 'none'}`,
-          `retry_owner: ${s.retry?.owner ?? owner}`,
+          ...(missing.length ? [`not_run: ${missing.join(', ')} (run the full rehearsal: pnpm test --tag rehearsal)`] : []),
+          `retry_owner: ${s.retry?.owner ?? head.owner}`,
           `retry_at_utc: ${s.retry?.retryAtUtc ?? '-'}`,
           'unblock_criteria:',
           ...(s.retry?.unblockCriteria ?? []).map((c) => `  - ${c}`),
@@ -238,14 +262,15 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
   const info = readRunInfo(runId, opts.root)
   if (info && opts.interrupted && !info.interrupted) writeRunInfo({ ...info, interrupted: true }, opts.root)
   const s = buildSummary(runId, opts)
+  const head: RecordHead = { command: info?.command ?? `pnpm test (run ${runId})`, owner: opts.owner }
   for (const [suite, dir] of Object.entries(s.bundles) as [SuiteName, string][]) {
     mkdirSync(dir, { recursive: true })
     if (suite === 'rehearsal') {
-      const rec = rehearsalDecisionRecords(s, opts.owner)
+      const rec = rehearsalDecisionRecords(s, head, info?.suiteGates?.rehearsal ?? [...new Set(s.gates.filter((g) => g.suite === 'rehearsal').map((g) => g.id))])
       writeFileSync(join(dir, '08_cutover_decision.log'), rec.decision)
       writeFileSync(join(dir, '09_rollback_or_no_rollback.log'), rec.rollback)
     }
-    writeFileSync(join(dir, SUITES[suite].summaryFile), summaryMarkdown(s, suite))
+    writeFileSync(join(dir, SUITES[suite].summaryFile), summaryMarkdown(s, suite, head))
     writeJsonAtomic(join(dir, 'summary.json'), s)
     writeManifest(dir)
   }
@@ -254,6 +279,6 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
   writeJsonAtomic(join(latest, 'summary.json'), s)
   writeJsonAtomic(join(reportsDir(opts.root), 'runs', runId, 'summary.json'), s)
   const firstSuite = Object.keys(s.bundles)[0] as SuiteName | undefined
-  writeFileSync(join(latest, 'summary.md'), firstSuite ? Object.keys(s.bundles).map((su) => summaryMarkdown(s, su as SuiteName)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`)
+  writeFileSync(join(latest, 'summary.md'), firstSuite ? Object.keys(s.bundles).map((su) => summaryMarkdown(s, su as SuiteName, head)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`)
   return s
 }

@@ -131,6 +131,9 @@ async function runGate(def: GateDef, body: GateBody, h: WorkerHarness, skip: (no
       startedAt,
       finishedAt,
     }
+    // a gate that touched nothing (blocked by a need, skipped, stopped before its first step) still
+    // has the fields every evidence file carries (E2-3 §7)
+    if (!evidence.records.length) evidence.write(`command: (no step ran: ${reason ?? status})\nexit_code: -\nresult: ${status}\n`)
     evidence.write(
       [
         `=== result: ${status.toUpperCase()}`,

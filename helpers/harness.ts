@@ -1,7 +1,7 @@
 // The per-worker harness behind gate(): target profile, run context, redaction, and the tools a
 // gate body receives (kube, exec, api, db, monitor, evidence). Clients are created lazily, once per
 // worker; each gate gets views of them bound to its own evidence file.
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import type { GateDef } from './gate.ts'
 import { GateEvidence, isoNow, commandLine, type EvidenceRecord } from './evidence.ts'
@@ -16,6 +16,8 @@ import { queryAzureMonitor, queryPrometheus, type MonitorResult } from './monito
 
 export interface RunContext {
   runId: string
+  /** 1 for a new run, n for the n-th invocation appending to it with --run-id */
+  invocation: number
   allowMutations: boolean
   allowDisruption: boolean
   startedAt: string
@@ -98,6 +100,7 @@ export function getWorkerHarness(): WorkerHarness {
   const info: RunInfo | undefined = readRunInfo(runId)
   const run: RunContext = {
     runId,
+    invocation: info?.invocations ?? 1,
     allowMutations: Boolean(process.env.CLOSEOUT_ALLOW_MUTATIONS),
     allowDisruption: Boolean(process.env.CLOSEOUT_ALLOW_DISRUPTION),
     startedAt: info?.startedAt ?? isoNow(),
@@ -274,6 +277,9 @@ export function getWorkerHarness(): WorkerHarness {
             })
             throw err
           }
+          // every raw row next to the bundle file (the block below keeps the first 50)
+          const rowsFile = evidence.file.replace(/(\.log)?$/, '.rows.json')
+          writeFileSync(rowsFile, redactor.redact(JSON.stringify({ query, source: where, timeRange: { start: start.toISOString(), end: end.toISOString() }, rows: result.rows }, null, 2)) + '\n')
           await evidence.record({
             step,
             kind: 'query',
@@ -285,7 +291,7 @@ export function getWorkerHarness(): WorkerHarness {
             durationMs: Math.round(performance.now() - t0),
             httpStatus: typeof result.status === 'number' ? result.status : undefined,
             result: result.rows.length ? 'pass' : 'fail',
-            details: { row_count: String(result.rows.length), rows: result.rows.slice(0, 50) },
+            details: { row_count: String(result.rows.length), rows_file: basename(rowsFile), rows: result.rows.slice(0, 50) },
           })
           return result
         },

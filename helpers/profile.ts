@@ -95,7 +95,8 @@ export const TargetProfileSchema = z.strictObject({
     .strictObject({
       /** UTC ISO8601 cut line; empty = the run's start, rounded to the second */
       cutover: z.string().optional(),
-      bufferMinutes: z.number().int().nonnegative().default(5),
+      /** the E2-3 operator guard: the rehearsal starts within ±bufferMinutes of T_cutover (the runbook fixes 5; a stricter 1–4 is allowed) */
+      bufferMinutes: z.number().int().min(1).max(5).default(5),
       migrateCommand: argv,
       /** placeholders: {ledgerFile} {paymentFile} {since} {until} */
       backfillCommand: argv,

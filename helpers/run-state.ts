@@ -47,6 +47,10 @@ export interface RunInfo {
   /** retry metadata inputs, from the profile */
   owner: string
   retryAfterHours: number
+  /** the command line of the latest invocation (recorded in the summaries) */
+  command?: string
+  /** every gate id of each suite in the catalogue: the E2-3 cutover decision needs all of them */
+  suiteGates?: Partial<Record<SuiteName, string[]>>
 }
 
 export function reportsDir(root = process.cwd()): string {

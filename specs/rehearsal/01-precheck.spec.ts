@@ -4,6 +4,7 @@
 import { gate } from '../../helpers/gate.ts'
 import { GateBlocked } from '../../helpers/classification.ts'
 import { crashLooping, deploymentSummary, podSummary } from '../../helpers/kube-views.ts'
+import { cutover, noteFixedInputs } from '../shared/rehearsal.ts'
 
 gate(
   {
@@ -12,9 +13,13 @@ gate(
     classification: 'ENVIRONMENT_BLOCKED',
     evidence: '01_precheck.log',
     title: 'namespace, API and consumer deployments exist and no pod is crash-looping',
-    description: 'kubectl get ns txlookup; kubectl -n txlookup get deploy tx-lookup-api txlookup-consumer; kubectl -n txlookup get pods (not in crashloop)',
+    description:
+      'T_cutover (UTC ISO8601) within the ±5 min buffer; kubectl get ns txlookup; kubectl -n txlookup get deploy tx-lookup-api txlookup-consumer; kubectl -n txlookup get pods (not in crashloop)',
   },
-  async ({ target, k8s }) => {
+  async (ctx) => {
+    const { target, k8s } = ctx
+    // the operator guard first: a stale cut line stops the rehearsal before it touches anything
+    await noteFixedInputs(ctx, cutover(ctx))
     const ns = target.kube.namespace
     await k8s(`namespace ${ns}`, `kubectl get ns ${ns}`, (k) => k.readNamespace(ns), (n) => ({ name: n.metadata?.name, phase: n.status?.phase }))
     for (const d of [target.api.deployment, target.consumer.deployment]) {

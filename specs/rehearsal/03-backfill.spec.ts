@@ -9,7 +9,7 @@ import { gate } from '../../helpers/gate.ts'
 import { GateFailure } from '../../helpers/classification.ts'
 import { fillCommand } from '../../helpers/profile.ts'
 import { isoNow } from '../../helpers/evidence.ts'
-import { cutover, rehearsalProfile, rehearsalRunId } from '../shared/rehearsal.ts'
+import { cutover, noteFixedInputs, rehearsalProfile, rehearsalRunId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
 const EVENTS = fileURLToPath(new URL('../../fixtures/events/', import.meta.url))
@@ -44,7 +44,8 @@ gate(
     const cut = cutover(ctx)
     const runId = rehearsalRunId(ctx)
     const ts = new Date(Date.parse(cut.tCutover) - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z')
-    await ctx.evidence.note('fixed inputs', { RUN_ID: runId, T_cutover: cut.tCutover, BACKFILL_SINCE: cut.backfillSince, BACKFILL_UNTIL: cut.backfillUntil, SYNC_SINCE: cut.syncSince, buffer: `±${cut.bufferMinutes} min`, row_ts: ts })
+    await noteFixedInputs(ctx, cut)
+    await ctx.evidence.note('synthetic rows (E2-3 §5.1: T_cutover−1h)', { row_ts: ts })
 
     const ledger = render('ledger.jsonl.tmpl', { run_id: runId, ts })
     const payment = render('payment-order.jsonl.tmpl', { run_id: runId, ts })

@@ -3,8 +3,7 @@
  */
 import { gate } from '../../helpers/gate.ts'
 import { GateFailure } from '../../helpers/classification.ts'
-import { fillCommand } from '../../helpers/profile.ts'
-import { rehearsalProfile, rehearsalRunId, syncTxId } from '../shared/rehearsal.ts'
+import { cutover, publishAndConsume, rehearsalProfile, syncTxId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
 /** The publisher may print a JSON line naming the tx ids it published; prefer it to the template. */
@@ -37,16 +36,19 @@ gate(
   },
   async (ctx) => {
     const r = rehearsalProfile(ctx)
-    const c = ctx.target.consumer
-    const runId = rehearsalRunId(ctx)
-    const pub = await ctx.exec('publish scenario happy', { deployment: c.deployment, container: c.container, command: fillCommand(r.publishCommand, { scenario: 'happy', runId }) })
-    if (pub.exitCode !== 0) throw new GateFailure(`publish (happy) exited ${pub.exitCode}: ${pub.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
-    const txId = publishedTxId(pub.stdout) ?? syncTxId(ctx)
+    // E2-3 §4: the sync range is T_cutover and later; a cut line still ahead (within the guard's
+    // buffer) is waited for, so nothing is published before it
+    const cut = cutover(ctx)
+    const aheadMs = Date.parse(cut.tCutover) - Date.now()
+    if (aheadMs > 0) {
+      await ctx.evidence.note('waiting for T_cutover', { T_cutover: cut.tCutover, wait_ms: String(aheadMs) })
+      await new Promise((res) => setTimeout(res, aheadMs + 1000))
+    }
+    await ctx.evidence.note('sync range', { SYNC_SINCE: cut.syncSince, published_at_utc: new Date().toISOString() })
+    const { publish } = await publishAndConsume(ctx, 'happy', r.happyMaxMessages)
+    const txId = publishedTxId(publish.stdout) ?? syncTxId(ctx)
     ctx.values.set('SYNC_TX_ID', txId)
     await ctx.evidence.note('SYNC_TX_ID', { SYNC_TX_ID: txId })
-
-    const con = await ctx.exec('consume', { deployment: c.deployment, container: c.container, command: fillCommand(r.consumeCommand, { maxMessages: String(r.happyMaxMessages) }), timeoutMs: 120_000 })
-    if (con.exitCode !== 0) throw new GateFailure(`consume exited ${con.exitCode}: ${con.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
 
     // visible through the API within syncTimeoutSeconds (bounded poll: the consumer commits asynchronously)
     const deadline = Date.now() + r.syncTimeoutSeconds * 1000

@@ -4,9 +4,8 @@
 import { gate } from '../../helpers/gate.ts'
 import { GateFailure } from '../../helpers/classification.ts'
 import { canonicalHash, canonicalJson, stripVolatile, type Json } from '../../helpers/canonical.ts'
-import { fillCommand } from '../../helpers/profile.ts'
 import type { GateContext } from '../../helpers/harness.ts'
-import { rehearsalProfile, rehearsalRunId, syncTxId } from '../shared/rehearsal.ts'
+import { publishAndConsume, rehearsalProfile, syncTxId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
 async function canonical(ctx: GateContext, label: 'BEFORE' | 'AFTER', txId: string): Promise<string> {
@@ -37,13 +36,9 @@ gate(
   },
   async (ctx) => {
     const r = rehearsalProfile(ctx)
-    const c = ctx.target.consumer
     const txId = syncTxId(ctx)
     const before = await canonical(ctx, 'BEFORE', txId)
-    const pub = await ctx.exec('publish scenario duplicate', { deployment: c.deployment, container: c.container, command: fillCommand(r.publishCommand, { scenario: 'duplicate', runId: rehearsalRunId(ctx) }) })
-    if (pub.exitCode !== 0) throw new GateFailure(`publish (duplicate) exited ${pub.exitCode}: ${pub.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
-    const con = await ctx.exec('consume', { deployment: c.deployment, container: c.container, command: fillCommand(r.consumeCommand, { maxMessages: String(r.duplicateMaxMessages) }), timeoutMs: 120_000 })
-    if (con.exitCode !== 0) throw new GateFailure(`consume exited ${con.exitCode}: ${con.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
+    await publishAndConsume(ctx, 'duplicate', r.duplicateMaxMessages)
     const after = await canonical(ctx, 'AFTER', txId)
     await ctx.evidence.note('idempotency verdict', { BEFORE_CANON_HASH: before, AFTER_CANON_HASH: after, equal: String(before === after) }, before === after ? 'pass' : 'fail')
     if (before !== after) throw new GateFailure(`canonical payload of ${txId} changed after the duplicate replay: ${before.slice(0, 12)}… → ${after.slice(0, 12)}…`)

@@ -2,10 +2,13 @@
 // complete, verifiable bundle; each fault alone → exactly its classifications, BLOCKED gates and
 // exit code, and no other gate changes status.
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { readFileSync, existsSync } from 'node:fs'
+import { readFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tmpdir } from 'node:os'
 import { verifyManifest } from '../../helpers/decision.ts'
-import { envUp, runGates, outcome, type SuiteRun } from './_run.ts'
+import { ROOT, envUp, runGates, outcome, type SuiteRun } from './_run.ts'
+
+const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
 const CLOSEOUT = ['baseline', 'consumer-rollout', 'consumer-db', 'consumer-eventhubs', 'smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness']
 const REHEARSAL = ['precheck', 'migrate', 'backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency']
@@ -58,7 +61,8 @@ const CASES: Case[] = [
   { fault: 'consumer-stale', suite: 'closeout', target: 'fixtures/targets/local-prometheus.yaml', exit: 1, gates: expected(CLOSEOUT, { 'consumer-freshness': 'failed:FRESHNESS_SLO_BREACHED' }) },
 ]
 
-const REQUIRED_FIELDS = [/^command: /m, /^exit_code: /m, /^(started_at_utc|finished_at_utc|utc_timestamp): \d{4}-\d{2}-\d{2}T/m, /^owner: /m, /^result: /m]
+// E2-3 §7: every evidence file (the 99 summary markdown too, as `- key: value` list items)
+const REQUIRED_FIELDS = [/^(- )?command: /m, /^(- )?exit_code: /m, /^(- )?(started_at_utc|finished_at_utc|utc_timestamp): \d{4}-\d{2}-\d{2}T/m, /^(- )?owner: /m, /^(- )?result: /m]
 
 function checkBundle(run: SuiteRun, suite: 'closeout' | 'rehearsal', files: string[]): void {
   const dir = run.summary.bundles[suite]
@@ -91,11 +95,19 @@ describe('local environment, no fault', { timeout: 300_000 }, () => {
       '06_api_smoke_200.log',
       '07_consumer_lag.log',
       '08_consumer_freshness.log',
+      '99_f3_4_runtime_summary.md',
     ])
     const summaryMd = readFileSync(join(r.summary.bundles.closeout, '99_f3_4_runtime_summary.md'), 'utf8')
     expect(summaryMd).toContain('decision: **GO**')
     expect(readFileSync(join(r.summary.bundles.closeout, '03_consumer_db_connectivity.log'), 'utf8')).toMatch(/^\s+db_connectivity_ok$/m)
     expect(readFileSync(join(r.summary.bundles.closeout, '06_api_smoke_200.log'), 'utf8')).toMatch(/BODY_SHA256: [0-9a-f]{64}/)
+    // the raw query rows, all of them, with the query and its time range
+    for (const f of ['07_consumer_lag.rows.json', '08_consumer_freshness.rows.json']) {
+      const q = JSON.parse(readFileSync(join(r.summary.bundles.closeout, f), 'utf8')) as { query: string; timeRange: { start: string; end: string }; rows: unknown[] }
+      expect(q.query).toMatch(/^AppMetrics/)
+      expect(Date.parse(q.timeRange.end) - Date.parse(q.timeRange.start)).toBe(30 * 60_000)
+      expect(q.rows.length).toBeGreaterThan(0)
+    }
   })
 
   test('rehearsal: GO, exit 0, 01–09 + 99 present, no rollback, manifest verifies', () => {
@@ -112,6 +124,7 @@ describe('local environment, no fault', { timeout: 300_000 }, () => {
       '07_idempotency_duplicate.log',
       '08_cutover_decision.log',
       '09_rollback_or_no_rollback.log',
+      '99_summary.md',
     ])
     expect(readFileSync(join(r.summary.bundles.rehearsal, '09_rollback_or_no_rollback.log'), 'utf8')).toMatch(/result: NO_ROLLBACK/)
     const idem = readFileSync(join(r.summary.bundles.rehearsal, '07_idempotency_duplicate.log'), 'utf8')
@@ -120,20 +133,42 @@ describe('local environment, no fault', { timeout: 300_000 }, () => {
     expect(idem).toContain(`AFTER_CANON_HASH: ${before}`)
   })
 
-  test('one-gate rerun appends to the earlier run: summary and bundle are updated', () => {
-    const first = runGates(['--tag', 'closeout'])
-    const file = join(first.summary.bundles.closeout, '05_api_smoke_404.log')
-    const before = readFileSync(file, 'utf8').match(/=== gate: smoke-404/g)?.length ?? 0
-    const rerun = runGates(['--tag', 'smoke-404', '--run-id', first.runId])
-    expect(rerun.code).toBe(0)
-    expect(rerun.summary.runId).toBe(first.runId)
-    // the rerun did not start a new bundle, and the other gates of the run are still in its summary
-    expect(rerun.summary.bundles.closeout).toBe(first.summary.bundles.closeout)
-    expect(Object.keys(outcome(rerun.summary, 'closeout')).sort()).toEqual([...CLOSEOUT].sort())
-    expect(rerun.summary.gates.filter((g) => g.suite === 'rehearsal')).toEqual([])
-    expect(readFileSync(file, 'utf8').match(/=== gate: smoke-404/g)?.length).toBe(before + 1)
-    expect(Date.parse(rerun.summary.finishedAt)).toBeGreaterThan(Date.parse(first.summary.finishedAt))
-    expect(verifyManifest(rerun.summary.bundles.closeout).ok).toBe(true)
+  test('exit 0 without the success marker is a failure, not a pass (consumer-db and consumer-eventhubs)', () => {
+    // a probe that connects nowhere and says nothing useful, but exits 0
+    const dir = mkdtempSync(join(tmpdir(), 'marker-'))
+    const f = join(dir, 'local-no-marker.yaml')
+    const text = readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8')
+      .replace('command: [txlookup-probe, db]', 'command: [echo, connected]')
+      .replace('command: [txlookup-probe, tcp, "{host}", "{port}"]', 'command: [echo, connected]')
+    expect(text).not.toContain('txlookup-probe')
+    writeFileSync(f, text)
+    const r = runGates(['--tag', 'consumer-db', '--tag', 'consumer-eventhubs', '--target', f])
+    expect(outcome(r.summary, 'closeout')).toEqual({ 'consumer-db': 'failed:STARTUP_FAILED', 'consumer-eventhubs': 'failed:STARTUP_FAILED' })
+    expect(r.code).toBe(1)
+    expect(r.summary.gates.find((g) => g.id === 'consumer-db')?.reason).toContain('exit 0 but the success marker "db_connectivity_ok" is missing')
+    const log = readFileSync(join(r.summary.bundles.closeout, '03_consumer_db_connectivity.log'), 'utf8')
+    expect(log).toMatch(/^exit_code: 0$/m)
+    expect(log).toMatch(/^marker_found: no$/m)
+  })
+
+  test('a stale T_cutover stops the rehearsal at precheck (ENVIRONMENT_BLOCKED), nothing else runs; exit 2', () => {
+    const r = runGates(['--tag', 'rehearsal'], { T_CUTOVER: isoSeconds(Date.now() - 10 * 60_000) })
+    expect(outcome(r.summary, 'rehearsal')).toEqual(allBlockedAfter(REHEARSAL, 'precheck'))
+    expect(r.summary.gates.find((g) => g.id === 'precheck')?.reason).toMatch(/outside the ±5 min buffer/)
+    expect(r.code).toBe(2)
+  })
+
+  test('a T_cutover still ahead is waited for: nothing is published before it; a partial rehearsal is INCOMPLETE, never a cutover GO', () => {
+    const t = isoSeconds(Date.now() + 6_000)
+    const r = runGates(['--tag', 'precheck', '--tag', 'sync-happy'], { T_CUTOVER: t })
+    expect(outcome(r.summary, 'rehearsal')).toEqual({ precheck: 'passed', 'sync-happy': 'passed' })
+    expect(r.code).toBe(0)
+    const sync = readFileSync(join(r.summary.bundles.rehearsal, '04_sync_happy.log'), 'utf8')
+    expect(sync).toContain('waiting for T_cutover')
+    const published = /published_at_utc: (\S+)/.exec(sync)?.[1]
+    expect(Date.parse(published as string)).toBeGreaterThanOrEqual(Date.parse(t))
+    expect(readFileSync(join(r.summary.bundles.rehearsal, '08_cutover_decision.log'), 'utf8')).toMatch(/^decision: INCOMPLETE$/m)
+    expect(readFileSync(join(r.summary.bundles.rehearsal, '09_rollback_or_no_rollback.log'), 'utf8')).toMatch(/^result: HOLD$/m)
   })
 })
 
@@ -151,7 +186,37 @@ describe('fault matrix', { timeout: 300_000 }, () => {
       expect(outcome(r.summary, c.suite)).toEqual(c.gates)
       expect(r.code, r.stderr).toBe(c.exit)
       expect(r.summary.retry?.unblockCriteria.length).toBeGreaterThan(0)
+      // failed and blocked gates keep complete evidence files too
+      for (const g of r.summary.gates) {
+        expect(g.evidence, `${g.id} evidence file`).toBeTruthy()
+        const text = readFileSync(g.evidence as string, 'utf8')
+        for (const re of REQUIRED_FIELDS) expect(text, `${g.id}: ${re}`).toMatch(re)
+      }
       for (const g of r.summary.gates.filter((x) => x.status === 'blocked' && !x.classification)) expect(g.reason).toMatch(/^blocked by [a-z0-9-]+ \(/)
     })
   }
+
+  // after the fault cases: it switches a fault on and off
+  test('one-gate rerun: smoke-404 fails under api-404-broken, passes after the fix, and --run-id turns that run GO (summary and bundle updated)', () => {
+    envUp(['api-404-broken'])
+    const first = runGates(['--tag', 'closeout'])
+    expect(outcome(first.summary, 'closeout')).toEqual(expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED' }))
+    expect(first.code).toBe(1)
+    envUp([])
+    const file = join(first.summary.bundles.closeout, '05_api_smoke_404.log')
+    const rerun = runGates(['--tag', 'smoke-404', '--run-id', first.runId])
+    expect(rerun.code).toBe(0)
+    expect(rerun.summary.runId).toBe(first.runId)
+    expect(rerun.summary.decision).toBe('GO')
+    expect(rerun.summary.retry).toBeNull()
+    // same bundle, every gate of the run still in the summary, only smoke-404 changed
+    expect(rerun.summary.bundles.closeout).toBe(first.summary.bundles.closeout)
+    expect(outcome(rerun.summary, 'closeout')).toEqual(expected(CLOSEOUT, {}))
+    expect(JSON.parse(readFileSync(join(ROOT, 'reports/latest/summary.json'), 'utf8')).runId).toBe(first.runId)
+    // the evidence file keeps both attempts, in order
+    const attempts = [...readFileSync(file, 'utf8').matchAll(/^=== result: (\w+)$/gm)].map((m) => m[1])
+    expect(attempts).toEqual(['FAILED', 'PASSED'])
+    expect(readFileSync(join(first.summary.bundles.closeout, '99_f3_4_runtime_summary.md'), 'utf8')).toContain('decision: **GO**')
+    expect(verifyManifest(rerun.summary.bundles.closeout)).toEqual({ ok: true, problems: [] })
+  })
 })

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { ROOT, node, envDown, runGates, spawnGates, uniqueRunId } from './_run.ts'
 import type { Summary } from '../../helpers/decision.ts'
+import { runDir, writeGateResult, writeRunInfo } from '../../helpers/run-state.ts'
 
 const readSummary = (runId: string): Summary => JSON.parse(readFileSync(join(ROOT, 'reports/runs', runId, 'summary.json'), 'utf8')) as Summary
 
@@ -45,6 +46,53 @@ describe('operator-facing behaviour', { timeout: 120_000 }, () => {
     expect(s.gates.length).toBe(8)
     expect(s.gates.every((g) => g.status === 'skipped')).toBe(true)
     expect(existsSync(join(s.bundles.closeout, '99_f3_4_runtime_summary.md'))).toBe(true)
+  })
+})
+
+describe('reruns with --run-id', { timeout: 120_000 }, () => {
+  // an earlier rehearsal run whose migration failed (written as bin/test.ts writes it)
+  function noGoRehearsal(): string {
+    const runId = uniqueRunId('nogo')
+    const now = new Date().toISOString()
+    writeRunInfo(
+      {
+        runId,
+        target: { file: 'fixtures/targets/local.yaml', name: 'local' },
+        startedAt: now,
+        tagsFilter: 'rehearsal',
+        selected: [{ id: 'migrate', suite: 'rehearsal', classification: 'MIGRATION_FAILED', needs: [], evidence: '02_alembic_upgrade.log', title: 'm' }],
+        allowMutations: false,
+        allowDisruption: false,
+        invocations: 1,
+        owner: 'ops',
+        retryAfterHours: 4,
+      },
+      ROOT,
+    )
+    writeGateResult(runId, { id: 'migrate', suite: 'rehearsal', status: 'failed', classification: 'MIGRATION_FAILED', reason: 'exit 1', durationMs: 1, evidence: null, startedAt: now, finishedAt: now }, ROOT)
+    return runId
+  }
+
+  test('a rerun into a NO_GO rehearsal is refused (exit 3): E2-3 wants a new T_cutover and a full rehearsal; the run is left as it was', () => {
+    const runId = noGoRehearsal()
+    const before = readFileSync(join(runDir(runId, ROOT), 'run.json'), 'utf8')
+    const r = node(['bin/test.ts', '--tag', 'migrate', '--run-id', runId])
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain(`run ${runId}'s rehearsal is NO_GO (migrate MIGRATION_FAILED)`)
+    expect(r.stderr).toContain('without --run-id')
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+    expect(readFileSync(join(runDir(runId, ROOT), 'run.json'), 'utf8')).toBe(before)
+    const latest = JSON.parse(readFileSync(join(ROOT, 'reports/latest/summary.json'), 'utf8')) as Summary
+    expect(latest.configError).toContain('E2-3 §6')
+    expect(latest.runId).not.toBe(runId)
+  })
+
+  test('a mistyped rerun command (unknown tag) does not overwrite the run it names', () => {
+    const runId = noGoRehearsal()
+    const before = readFileSync(join(runDir(runId, ROOT), 'run.json'), 'utf8')
+    const r = node(['bin/test.ts', '--tag', 'smoke-4o4', '--run-id', runId])
+    expect(r.code).toBe(3)
+    expect(readFileSync(join(runDir(runId, ROOT), 'run.json'), 'utf8')).toBe(before)
   })
 })
 

@@ -109,4 +109,49 @@ describe('finalizeRun', () => {
     for (const k of ['command:', 'exit_code:', 'utc_timestamp:', 'owner:', 'result:']) expect(rb).toContain(k)
     expect(existsSync(join(b, '99_summary.md'))).toBe(true)
   })
+
+  const REHEARSAL = ['precheck', 'migrate', 'backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency']
+  const rehearsalInfo = (ids: string[]) =>
+    info({
+      selected: ids.map((id) => ({ id, suite: 'rehearsal' as const, classification: 'SMOKE_FAILED', needs: [], evidence: `${id}.log`, title: id })),
+      suiteGates: { rehearsal: REHEARSAL },
+      command: 'pnpm test --tag rehearsal',
+    })
+
+  test('the 99 summary carries command, exit_code, UTC timestamp, owner and result, GO included', () => {
+    writeRunInfo(info({ command: 'pnpm test --tag closeout --target fixtures/targets/local.yaml' }))
+    for (const id of ['baseline', 'smoke-404', 'smoke-200']) writeGateResult('20261122_100000', gate(id, 'passed', null))
+    const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    expect(s.decision).toBe('GO')
+    const md = readFileSync(join(bundleDir('20261122_100000', 'closeout'), '99_f3_4_runtime_summary.md'), 'utf8')
+    expect(md).toContain('- command: pnpm test --tag closeout --target fixtures/targets/local.yaml')
+    expect(md).toContain('- exit_code: 0')
+    expect(md).toContain('- utc_timestamp: 2026-11-22T10:00:00.000Z')
+    expect(md).toContain('- owner: ops-team')
+    expect(md).toContain('- result: GO')
+  })
+
+  test('a rehearsal that passed every gate of the catalogue is a cutover GO with no rollback', () => {
+    writeRunInfo(rehearsalInfo(REHEARSAL))
+    for (const id of REHEARSAL) writeGateResult('20261122_100000', { ...gate(id, 'passed', null), suite: 'rehearsal' })
+    finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    const b = bundleDir('20261122_100000', 'rehearsal')
+    expect(readFileSync(join(b, '08_cutover_decision.log'), 'utf8')).toMatch(/^decision: GO$/m)
+    expect(readFileSync(join(b, '09_rollback_or_no_rollback.log'), 'utf8')).toMatch(/^result: NO_ROLLBACK$/m)
+  })
+
+  test('a rehearsal run of only some gates never authorises the cutover: 08 INCOMPLETE, 09 HOLD naming what did not run', () => {
+    writeRunInfo(rehearsalInfo(['smoke-404']))
+    writeGateResult('20261122_100000', { ...gate('smoke-404', 'passed', null), suite: 'rehearsal' })
+    const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    expect(s.decision).toBe('GO') // every selected gate passed: the run itself is GO …
+    const b = bundleDir('20261122_100000', 'rehearsal')
+    const dec = readFileSync(join(b, '08_cutover_decision.log'), 'utf8')
+    expect(dec).toMatch(/^decision: INCOMPLETE$/m) // … but the cutover is not
+    expect(dec).toContain('not_run: precheck, migrate, backfill, sync-happy, smoke-200, idempotency')
+    const rb = readFileSync(join(b, '09_rollback_or_no_rollback.log'), 'utf8')
+    expect(rb).toMatch(/^result: HOLD$/m)
+    expect(rb).toMatch(/do not perform cutover promotion/)
+    expect(rb).not.toMatch(/may proceed/)
+  })
 })
