@@ -86,44 +86,32 @@ export class ApiClient {
     const base = await this.opts.baseUrl()
     const url = new URL(path, base).toString()
     const startedAt = isoNow()
+    const step0 = { step, kind: 'http' as const, command: `GET ${path}`, target: `${url} (${this.opts.via})`, startedAt }
+    let r: HttpResult
     try {
-      const r = await httpRequest(url, { timeoutMs: this.opts.timeoutMs })
-      await this.evidence.record({
-        step,
-        kind: 'http',
-        command: `GET ${path}`,
-        target: `${url} (${this.opts.via})`,
-        startedAt,
-        finishedAt: isoNow(),
-        durationMs: r.durationMs,
-        httpStatus: r.status,
-        // like the runbook's check: exit 0 when the status is the expected one, 1 otherwise
-        exitCode: opts.expectStatus === undefined || r.status === opts.expectStatus ? 0 : 1,
-        result: opts.expectStatus === undefined ? 'info' : r.status === opts.expectStatus ? 'pass' : 'fail',
-        body: r.body,
-        details: {
-          HTTP_CODE: String(r.status),
-          BODY_SHA256: r.bodySha256,
-          BODY_LEN: String(r.bodyLength),
-          content_type: r.headers['content-type'] ?? '',
-          ...(opts.expectStatus !== undefined ? { expected_status: String(opts.expectStatus) } : {}),
-        },
-      })
-      return r
+      r = await httpRequest(url, { timeoutMs: this.opts.timeoutMs })
     } catch (err) {
-      await this.evidence.record({
-        step,
-        kind: 'http',
-        command: `GET ${path}`,
-        target: `${url} (${this.opts.via})`,
-        startedAt,
-        finishedAt: isoNow(),
-        durationMs: Date.now() - Date.parse(startedAt),
-        exitCode: null,
-        result: 'fail',
-        stderr: (err as Error).message,
-      })
+      await this.evidence.record({ ...step0, finishedAt: isoNow(), durationMs: Date.now() - Date.parse(startedAt), exitCode: null, result: 'fail', stderr: (err as Error).message })
       throw err
     }
+    const expected = opts.expectStatus === undefined || r.status === opts.expectStatus
+    await this.evidence.record({
+      ...step0,
+      finishedAt: isoNow(),
+      durationMs: r.durationMs,
+      httpStatus: r.status,
+      // like the runbook's check: exit 0 when the status is the expected one, 1 otherwise
+      exitCode: expected ? 0 : 1,
+      result: opts.expectStatus === undefined ? 'info' : expected ? 'pass' : 'fail',
+      body: r.body,
+      details: {
+        HTTP_CODE: String(r.status),
+        BODY_SHA256: r.bodySha256,
+        BODY_LEN: String(r.bodyLength),
+        content_type: r.headers['content-type'] ?? '',
+        ...(opts.expectStatus !== undefined ? { expected_status: String(opts.expectStatus) } : {}),
+      },
+    })
+    return r
   }
 }

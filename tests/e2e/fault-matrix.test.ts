@@ -159,7 +159,7 @@ describe('local environment, no fault', { timeout: 300_000 }, () => {
   })
 
   test('a T_cutover still ahead is waited for: nothing is published before it; a partial rehearsal is INCOMPLETE, never a cutover GO', () => {
-    const t = isoSeconds(Date.now() + 6_000)
+    const t = isoSeconds(Date.now() + 20_000) // past the process start and precheck, so sync-happy must wait
     const r = runGates(['--tag', 'precheck', '--tag', 'sync-happy'], { T_CUTOVER: t })
     expect(outcome(r.summary, 'rehearsal')).toEqual({ precheck: 'passed', 'sync-happy': 'passed' })
     expect(r.code).toBe(0)

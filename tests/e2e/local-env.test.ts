@@ -6,7 +6,7 @@ import { describe, test, expect, beforeAll } from 'vitest'
 import { createConnection } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { ROOT, node } from './_run.ts'
 import { queryAzureMonitor, queryPrometheus, MonitorError } from '../../helpers/monitor.ts'
 import type { ClusterDefinition } from '../../fixtures/local-env/sim/types.ts'
@@ -169,6 +169,23 @@ describe('local environment', { timeout: 300_000 }, () => {
     })
     expect(p.rows.every((x) => x.value === 0)).toBe(true)
     expect(await kind(promql(e))).toBe('unauthorized:401')
+  })
+
+  test('a port held by something that is not this checkout’s environment is named, with what to do; nothing starts', async () => {
+    // another program (say a second checkout's PostgreSQL) on one of our ports, here base 48000 + 93
+    const squatter = spawn(process.execPath, ['-e', "require('net').createServer().listen(48093, '127.0.0.1', () => console.log('up'))"], { stdio: ['ignore', 'pipe', 'ignore'] })
+    try {
+      await new Promise((res) => squatter.stdout.once('data', res))
+      const r = node(['fixtures/local-env/env.ts', 'up'], { CLOSEOUT_PORT_BASE: '48000' }, 60_000)
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(`eventhubs port 48093 is held by pid ${squatter.pid}`)
+      expect(r.stderr).toContain('CLOSEOUT_PORT_BASE=')
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+      expect(await open(48443)).toBe(false) // the simulator of that base never started
+      expect(envJson().ports.sim).not.toBe(48443) // and the running environment's state is untouched
+    } finally {
+      squatter.kill()
+    }
   })
 
   test('an unknown fault is a usage error listing the valid ones', () => {
