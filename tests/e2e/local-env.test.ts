@@ -4,7 +4,7 @@
 // gateway, 403 under monitoring-forbidden, psql as the postgres pod runs it.
 import { describe, test, expect, beforeAll } from 'vitest'
 import { createConnection } from 'node:net'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 import { ROOT, node } from './_run.ts'
@@ -12,6 +12,7 @@ import { queryAzureMonitor, queryPrometheus, MonitorError } from '../../helpers/
 import type { ClusterDefinition } from '../../fixtures/local-env/sim/types.ts'
 import { Redis } from 'ioredis'
 import { STREAM, GROUP } from '../../fixtures/local-env/stack/db.ts'
+import { stopPostgres } from '../../fixtures/local-env/services.ts'
 
 const open = (port: number) =>
   new Promise<boolean>((res) => {
@@ -153,6 +154,23 @@ describe('local environment', { timeout: 300_000 }, () => {
     const { first, second } = await replay(`e2e${Date.now()}`)
     expect(first.amount).toBe('42.50')
     expect(canonical(second)).toEqual(canonical(first))
+  })
+
+  test('a PostgreSQL restart under the running consumer loses no event (a dropped connection is retried before the DLQ)', async () => {
+    // first the consumer's `run` loop opens its connection, on an event of its own
+    const warm = `pgwarm${Date.now()}`
+    expect(stack('txlookup-publish', ['--scenario', 'happy', '--run-id', warm]).code).toBe(0)
+    await until('warm-up tx consumed', async () => ((await getTx(`tx-sync-pay-${warm}`)).status === 200 ? true : undefined))
+    const base = '/usr/lib/postgresql'
+    const pgBin = join(base, readdirSync(base).sort().pop() as string, 'bin')
+    await stopPostgres(join(ROOT, 'reports/local-env'), pgBin)
+    const up = node(['fixtures/local-env/env.ts', 'up'])
+    expect(up.code, up.stderr).toBe(0)
+    // the consumer's `run` loop still holds its connection to the old server: the next write hits it
+    const runId = `pgrestart${Date.now()}`
+    expect(stack('txlookup-publish', ['--scenario', 'happy', '--run-id', runId]).code).toBe(0)
+    const got = await until('tx consumed by the running consumer', async () => ((await getTx(`tx-sync-pay-${runId}`)).status === 200 ? true : undefined))
+    expect(got).toBe(true)
   })
 
   test('the Log Analytics double answers the plan’s KQL through the real client; PromQL through the gateway', async () => {
