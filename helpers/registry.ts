@@ -126,19 +126,23 @@ export async function listTags(o: ListTagsOptions): Promise<TagList> {
     const c0 = performance.now()
     const rec: RegistryCall = { method, url, status: null, durationMs: 0 }
     calls.push(rec)
+    const signal = AbortSignal.timeout(o.timeoutMs)
+    // undici does not abort a TLS handshake in progress (it waits for connectTimeout): the race
+    // keeps the deadline; the abandoned socket is closed by the signal / the connect timeout
+    const expired = new Promise<never>((_, rej) => signal.addEventListener('abort', () => rej(signal.reason), { once: true }))
     try {
-      const r = await request(url, {
+      const r = await Promise.race([expired, request(url, {
         method,
         dispatcher,
-        signal: AbortSignal.timeout(o.timeoutMs),
+        signal,
         headers: {
           accept: 'application/json',
           ...(opts.bearer ? { authorization: `Bearer ${opts.bearer}` } : {}),
           ...(opts.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
         },
         body: opts.form ? new URLSearchParams(opts.form).toString() : undefined,
-      })
-      const body = await r.body.text()
+      })])
+      const body = await Promise.race([expired, r.body.text()])
       rec.status = r.statusCode
       rec.durationMs = Math.round(performance.now() - c0)
       const headers = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]))
