@@ -14,6 +14,7 @@ import { newRunId, readGateResults, readRunInfo, reportsDir, writeRunInfo, type 
 import { isBlockingClassification } from '../helpers/classification.ts'
 import { commandLine } from '../helpers/evidence.ts'
 import { SUITE_NAMES } from '../helpers/suites.ts'
+import { ports as localPorts } from '../fixtures/local-env/services.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -92,10 +93,21 @@ function parseArgs(argv: string[]): Args {
 
 /** When the embedded local environment is up, expose its ports and tokens to the local profiles
  * (they read ${CLOSEOUT_LOCAL_*} with defaults, so a run with the environment down still loads
- * and ends BLOCKED with the `./closeout env up` hint). Variables already set win. */
+ * and ends BLOCKED with the `./closeout env up` hint). Variables already set win. With the
+ * environment down the URLs still follow CLOSEOUT_PORT_BASE, so a run never reaches the
+ * environment of another checkout on the default ports. */
 function applyLocalEnv(): void {
   const file = join(reportsDir(ROOT), 'local-env', 'env.json')
-  if (!existsSync(file)) return
+  const set = (k: string, v: string | number | undefined) => {
+    if (v !== undefined && v !== '' && !process.env[k]) process.env[k] = String(v)
+  }
+  const setUrls = (p: { laDouble?: number; gateway?: number; eventhubs?: number; registry?: number }) => {
+    if (p.laDouble) set('CLOSEOUT_LOCAL_LA_ENDPOINT', `https://127.0.0.1:${p.laDouble}/v1`)
+    if (p.gateway) set('CLOSEOUT_LOCAL_PROMETHEUS_URL', `http://127.0.0.1:${p.gateway}`)
+    set('CLOSEOUT_LOCAL_EVENTHUBS_PORT', p.eventhubs)
+    if (p.registry) set('CLOSEOUT_LOCAL_REGISTRY_URL', `https://127.0.0.1:${p.registry}`)
+  }
+  if (!existsSync(file)) return setUrls(localPorts())
   try {
     const e = JSON.parse(readFileSync(file, 'utf8')) as {
       ports?: Record<string, number>
@@ -104,14 +116,11 @@ function applyLocalEnv(): void {
       caFile?: string
       kubeconfig?: string
     }
-    const set = (k: string, v: string | number | undefined) => {
-      if (v !== undefined && v !== '' && !process.env[k]) process.env[k] = String(v)
-    }
     set('CLOSEOUT_LOCAL_MONITOR_TOKEN', e.tokens?.monitoring)
+    set('CLOSEOUT_LOCAL_REGISTRY_TOKEN', e.tokens?.registry)
     set('CLOSEOUT_LOCAL_WORKSPACE_ID', e.workspaceId)
-    if (e.ports?.laDouble) set('CLOSEOUT_LOCAL_LA_ENDPOINT', `https://127.0.0.1:${e.ports.laDouble}/v1`)
-    if (e.ports?.gateway) set('CLOSEOUT_LOCAL_PROMETHEUS_URL', `http://127.0.0.1:${e.ports.gateway}`)
-    set('CLOSEOUT_LOCAL_EVENTHUBS_PORT', e.ports?.eventhubs)
+    // an env.json from before the registry double has no registry port: the port base's
+    setUrls({ ...localPorts(), ...e.ports })
     set('CLOSEOUT_LOCAL_CA_FILE', e.caFile)
     // the Log Analytics double is HTTPS with the local CA: Node reads extra CAs only at start, so the
     // gate workers get a bundle of whatever was configured plus ours

@@ -13,6 +13,7 @@ import type { SuiteName } from './suites.ts'
 import { ApiClient, HttpAccessError } from './http.ts'
 import { Kube, loadKubeConfig, classifyKubeError, type ExecResult } from './kube.ts'
 import { queryAzureMonitor, queryPrometheus, type MonitorResult } from './monitor.ts'
+import { RegistryError } from './registry.ts'
 
 export interface RunContext {
   runId: string
@@ -315,6 +316,8 @@ export function classifyError(err: unknown, gateClassification: Classification):
   if (err instanceof GateFailure) return { classification: err.classification ?? gateClassification, message: err.message }
   const monitorKind = (err as { kind?: string; monitor?: boolean })?.monitor ? (err as { kind: string }).kind : undefined
   if (monitorKind) return { classification: 'MONITORING_ACCESS_BLOCKED', message: (err as Error).message }
+  // the image registry could not be asked (unreachable, 401, 403, unknown repository): could not check
+  if (err instanceof RegistryError) return { classification: 'ENVIRONMENT_BLOCKED', message: err.message }
   const kubeClass = classifyKubeError(err)
   if (kubeClass.kind !== 'other') {
     const where = kubeClass.kind === 'unreachable' && workerKube && !kubeClass.message.includes(workerKube.server) ? ` (API server ${workerKube.server}, context ${workerKube.contextName})` : ''

@@ -9,6 +9,24 @@ import { z } from 'zod'
 const argv = z.array(z.string().min(1)).min(1)
 const probe = z.strictObject({ command: argv, marker: z.string().min(1) })
 
+/** The image registry the consumer image is checked in before any rollout (F3-4 Task 2 step 2's
+ * `az acr repository show-tags … | length(@)`), through the Docker Registry HTTP API v2. */
+export const RegistrySchema = z.strictObject({
+  /** acr: Entra ID token exchanged at /oauth2/exchange + /oauth2/token; registry-v2: bearer token as is */
+  kind: z.enum(['acr', 'registry-v2']),
+  /** the login server, e.g. https://nscacrdevw4mlu8.azurecr.io */
+  url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+  /** e.g. txlookup/consumer */
+  repository: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, 'must be a lower-case repository path like txlookup/consumer'),
+  /** omitted / 'default' = DefaultAzureCredential (acr) or anonymous (registry-v2); a token = static
+   * (acr: stands in for the Entra access token, e.g. the local double; registry-v2: the bearer token) */
+  credential: z.union([z.literal('default'), z.strictObject({ token: z.string().min(1) })]).default('default'),
+  timeoutMs: z.number().int().positive().default(15_000),
+  /** tags per page (the `n` of /v2/<repo>/tags/list); the Link header is followed to the end */
+  pageSize: z.number().int().positive().max(1000).default(100),
+})
+export type RegistryProfile = z.infer<typeof RegistrySchema>
+
 export const TargetProfileSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -48,6 +66,8 @@ export const TargetProfileSchema = z.strictObject({
     /** image repository the consumer tag is pinned under (the API's tag) */
     imageRepository: z.string().min(1),
     rolloutTimeoutSeconds: z.number().int().positive().default(180),
+    /** omitted = no registry check (recorded in the evidence as skipped) */
+    registry: RegistrySchema.optional(),
     bootstrap: z
       .strictObject({
         envFromSecret: z.string().min(1),
@@ -231,6 +251,8 @@ export function profileSecrets(profile: TargetProfile, env: NodeJS.ProcessEnv = 
   const cred = profile.monitoring.azureMonitor?.credential
   if (cred && cred !== 'default') out.push(cred.token)
   if (profile.monitoring.prometheus?.bearerToken) out.push(profile.monitoring.prometheus.bearerToken)
+  const reg = profile.consumer.registry?.credential
+  if (reg && reg !== 'default') out.push(reg.token)
   for (const name of profile.secretEnv) {
     const v = env[name]
     if (v) out.push(v)

@@ -2,7 +2,7 @@ import { describe, test, expect } from 'vitest'
 import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { loadProfile, ProfileError, fillCommand, interpolate } from '../../helpers/profile.ts'
+import { loadProfile, ProfileError, fillCommand, interpolate, profileSecrets } from '../../helpers/profile.ts'
 
 const root = new URL('../..', import.meta.url).pathname
 const localYaml = readFileSync(join(root, 'fixtures/targets/local.yaml'), 'utf8')
@@ -70,6 +70,19 @@ describe('target profiles', () => {
   test('source-specific sections are required', () => {
     const p = problems(localYaml.replace('  source: azure-monitor', '  source: prometheus'))
     expect(p.join('\n')).toMatch(/monitoring\.prometheus: required/)
+  })
+  test('consumer.registry: optional, strict, key paths in errors, the token is a profile secret', () => {
+    const local = loadProfile(write(localYaml), { CLOSEOUT_LOCAL_REGISTRY_TOKEN: 'registry-token-123' })
+    expect(local.consumer.registry).toMatchObject({ kind: 'acr', repository: 'txlookup/consumer', credential: { token: 'registry-token-123' }, pageSize: 100 })
+    expect(profileSecrets(local, {})).toContain('registry-token-123')
+    const aks = loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), { CLOSEOUT_WORKSPACE_ID: 'ws-1' })
+    expect(aks.consumer.registry).toMatchObject({ kind: 'acr', url: 'https://nscacrdevw4mlu8.azurecr.io', repository: 'txlookup/consumer', credential: 'default' })
+    const without = localYaml.replace(/  registry:\n(    .*\n)+/, '')
+    expect(without).not.toContain('registry:')
+    expect(loadProfile(write(without), {}).consumer.registry).toBeUndefined()
+    expect(problems(localYaml.replace('    kind: acr', '    kind: ecr')).join('\n')).toMatch(/consumer\.registry\.kind: /)
+    expect(problems(localYaml.replace('    repository: txlookup/consumer', '    repository: txlookup/consumer\n    repo: x')).join('\n')).toMatch(/consumer\.registry: unknown key "repo"/)
+    expect(problems(localYaml.replace('    repository: txlookup/consumer', '    repository: TxLookup Consumer')).join('\n')).toMatch(/consumer\.registry\.repository: must be a lower-case repository path/)
   })
   test('fillCommand substitutes placeholders per argv element (no shell quoting)', () => {
     expect(fillCommand(['x', '--since', '{since}', "it's {runId}"], { since: '2026-01-01T00:00:00Z', runId: 'r1' })).toEqual(['x', '--since', '2026-01-01T00:00:00Z', "it's r1"])
