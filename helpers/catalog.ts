@@ -1,11 +1,13 @@
 // The gate catalogue, generated from the specs (never kept by hand): each spec file is imported in
 // catalog mode, where gate() records its definition instead of registering a test.
-import { readdirSync, statSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { createHash } from 'node:crypto'
+import { reportsDir, writeJsonAtomic } from './run-state.ts'
 import { pathToFileURL } from 'node:url'
 import { CLASSIFICATIONS, CLASSIFICATION_DESCRIPTIONS } from './classification.ts'
 import { SUITES, SUITE_NAMES } from './suites.ts'
-import { startCatalogCollection, stopCatalogCollection, type GateDef } from './gate.ts'
+import type { GateDef } from './gate.ts'
 
 export interface CatalogEntry extends GateDef {
   file: string
@@ -29,8 +31,35 @@ export function specFiles(root: string): string[] {
 
 let cached: CatalogEntry[] | undefined
 
+/** Every .ts file the definitions can depend on (the specs and the harness), for the cache key. */
+function sourceKey(root: string): string {
+  const h = createHash('sha256')
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name)
+      if (statSync(p).isDirectory()) walk(p)
+      else if (name.endsWith('.ts')) h.update(relative(root, p)).update('\0').update(readFileSync(p)).update('\0')
+    }
+  }
+  for (const d of ['specs', 'helpers']) if (existsSync(join(root, d))) walk(join(root, d))
+  return h.digest('hex')
+}
+
+/** The catalogue: read from the specs in catalog mode, which imports the whole harness (the
+ * Kubernetes and Azure clients: about 1.5 s), so the result is cached under reports/.cache, keyed
+ * by a hash of every spec and helper source; any edit there rebuilds it. */
 export async function loadCatalog(root = process.cwd()): Promise<CatalogEntry[]> {
   if (cached) return cached
+  const key = sourceKey(resolve(root))
+  const cacheFile = join(reportsDir(root), '.cache', 'catalog.json')
+  try {
+    const c = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string; entries: CatalogEntry[] }
+    if (c.key === key && Array.isArray(c.entries)) return (cached = c.entries)
+  } catch {
+    /* no cache yet, or unreadable: build it */
+  }
+  // imported here, not at the top: gate.ts brings the harness, which a cache hit never needs
+  const { startCatalogCollection, stopCatalogCollection } = await import('./gate.ts')
   const entries: CatalogEntry[] = []
   for (const file of specFiles(resolve(root))) {
     const reg = startCatalogCollection()
@@ -40,6 +69,12 @@ export async function loadCatalog(root = process.cwd()): Promise<CatalogEntry[]>
       stopCatalogCollection()
     }
     for (const def of reg.defs) entries.push({ ...def, file: relative(root, file) })
+  }
+  try {
+    mkdirSync(dirname(cacheFile), { recursive: true })
+    writeJsonAtomic(cacheFile, { key, entries })
+  } catch {
+    /* a read-only reports dir only costs the rebuild next time */
   }
   cached = entries
   return entries
