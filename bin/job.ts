@@ -1,5 +1,6 @@
-// ./closeout job render --target FILE --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]
-// Prints a ConfigMap (the target profile), with --allow-mutations the mutations Role + RoleBinding, and a
+// ./closeout job render --target FILE --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations] [--workload-identity CLIENT_ID]
+// Prints a ConfigMap (the target profile), with --allow-mutations the mutations Role + RoleBinding, with
+// --workload-identity the ServiceAccount annotated for Microsoft Entra Workload ID, and a
 // Job (deploy/k8s/job.yaml filled in) for an in-cluster run: `./closeout job render … | kubectl apply -f -`.
 // Exit 3 (usage) when the target file is missing, no --tag is given or an option is unknown.
 import { existsSync, readFileSync } from 'node:fs'
@@ -18,6 +19,8 @@ export interface RenderJobOptions {
   namespace?: string
   pvc?: string
   allowMutations?: boolean
+  /** client id of the managed identity whose federated credential names system:serviceaccount:<ns>:closeout-runner */
+  workloadIdentityClientId?: string
   now?: Date
 }
 
@@ -43,6 +46,20 @@ export function renderJob(o: RenderJobOptions): string {
     if (v.name === 'reports' && o.pvc) v.persistentVolumeClaim.claimName = o.pvc
   }
   const docs: Obj[] = []
+  if (o.workloadIdentityClientId) {
+    // Azure Monitor (DefaultAzureCredential) and the registry check sign in from the pod: the
+    // workload identity webhook injects AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE
+    // into pods labelled azure.workload.identity/use whose ServiceAccount names the identity
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(o.workloadIdentityClientId)) {
+      throw new JobUsageError(`--workload-identity "${o.workloadIdentityClientId}" is not a client id (a GUID: az identity show -g RG -n NAME --query clientId -o tsv)`)
+    }
+    const sa = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'serviceaccount.yaml'), 'utf8'))[0].toJS() as Obj
+    sa.metadata.namespace = ns
+    sa.metadata.annotations = { ...sa.metadata.annotations, 'azure.workload.identity/client-id': o.workloadIdentityClientId }
+    docs.push(sa)
+    const meta = job.spec.template.metadata
+    meta.labels = { ...meta.labels, 'azure.workload.identity/use': 'true' }
+  }
   if (o.allowMutations) {
     // the separate mutations Role is bound only for runs that may set the consumer image / bootstrap it
     for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'role-mutations.yaml'), 'utf8'))) {
@@ -84,6 +101,9 @@ function parse(argv: string[]): RenderJobOptions {
       case '--allow-mutations':
         o.allowMutations = true
         break
+      case '--workload-identity':
+        o.workloadIdentityClientId = v()
+        break
       default:
         throw new JobUsageError(`unknown option ${argv[i]}`)
     }
@@ -95,7 +115,7 @@ function parse(argv: string[]): RenderJobOptions {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [cmd, ...rest] = process.argv.slice(2)
   try {
-    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]')
+    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations] [--workload-identity CLIENT_ID]')
     process.stdout.write(renderJob(parse(rest)))
   } catch (e) {
     process.stderr.write(`closeout job: ${(e as Error).message}\n`)

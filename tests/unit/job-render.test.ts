@@ -51,6 +51,19 @@ describe('./closeout job render', () => {
     expect(pvc).toMatchObject({ kind: 'PersistentVolumeClaim', metadata: { name: 'closeout-reports' } })
   })
 
+  test('--workload-identity: the ServiceAccount names the managed identity and the pod carries the webhook label', () => {
+    const plain = render()
+    expect(plain[1].spec.template.metadata.labels['azure.workload.identity/use']).toBeUndefined()
+    const id = '5f0c9a1e-2b3c-4d5e-8f90-1234567890ab'
+    const docs = render({ namespace: 'ns3', workloadIdentityClientId: id })
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'ServiceAccount', 'Job'])
+    const [, sa, job] = docs
+    expect(sa.metadata).toMatchObject({ name: 'closeout-runner', namespace: 'ns3', annotations: { 'azure.workload.identity/client-id': id } })
+    expect(job.spec.template.spec.serviceAccountName).toBe(sa.metadata.name)
+    expect(job.spec.template.metadata.labels).toMatchObject({ 'azure.workload.identity/use': 'true', 'app.kubernetes.io/name': 'closeout' })
+    expect(() => render({ workloadIdentityClientId: 'my-identity' })).toThrow(/not a client id/)
+  })
+
   test('--namespace, --pvc; mutations Role + RoleBinding only with --allow-mutations', () => {
     const plain = render({ namespace: 'ns2', pvc: 'my-claim' })
     expect(plain.map((d) => d.kind)).toEqual(['ConfigMap', 'Job'])
