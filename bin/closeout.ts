@@ -15,7 +15,7 @@ const HELP = `closeout — runbooks as executable, tagged test gates
   ./closeout test --tag closeout       run gates (pnpm test): --tag, --target, --run-id, --allow-mutations, --allow-disruption, --list
   ./closeout list                      every gate: id, suite, classification, needs, evidence, check
   ./closeout report [--single-file]    render reports/allure-report with the Allure 3 CLI
-  ./closeout job render --target F --tag T   print a Kubernetes Job manifest for an in-cluster run
+  ./closeout job render --target F --tag T [--workload-identity ID]   print a Kubernetes Job manifest for an in-cluster run
   ./closeout bench                     benchmarks → reports/bench/
   ./closeout SCRIPT ARGS               any package.json script with the project's toolchain
 exit codes of test/demo: 0 GO, 1 NO_GO, 2 BLOCKED, 3 usage or configuration error`
