@@ -283,6 +283,11 @@ export class Kube {
     const l = await this.call(`list pods${labelSelector ? ` -l ${labelSelector}` : ''} in ${this.namespace}`, () => this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: labelSelector || undefined }))
     return l.items
   }
+  /** every namespace (kubectl get pods -A): needs list pods at the cluster scope */
+  async listPodsAllNamespaces(): Promise<k8s.V1Pod[]> {
+    const l = await this.call('list pods in all namespaces', () => this.core.listPodForAllNamespaces({}))
+    return l.items
+  }
   async podsOfDeployment(name: string): Promise<k8s.V1Pod[]> {
     const d = await this.readDeployment(name)
     return this.listPods(selectorString(d.spec?.selector?.matchLabels))

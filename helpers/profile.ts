@@ -42,6 +42,8 @@ export const TargetProfileSchema = z.strictObject({
     execTimeoutMs: z.number().int().positive().default(60_000),
     /** pods whose logs are attached on failure (chainsaw's catch) */
     diagnosticsTailLines: z.number().int().positive().default(400),
+    /** F3-4 Task 1: `kubectl get pods -A | grep -Ei PATTERN` — the related pods in every namespace */
+    relatedPodsPattern: z.string().min(1).default('txlookup|tx-lookup|consumer|langfuse'),
   }),
   api: z.strictObject({
     deployment: z.string().min(1),

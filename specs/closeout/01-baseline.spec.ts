@@ -4,6 +4,7 @@
 import { gate } from '../../helpers/gate.ts'
 import { GateBlocked } from '../../helpers/classification.ts'
 import { podSummary, deploymentSummary } from '../../helpers/kube-views.ts'
+import { KubeAccessError } from '../../helpers/kube.ts'
 
 gate(
   {
@@ -27,6 +28,18 @@ gate(
       (d) => (d ? deploymentSummary(d) : { present: false, note: 'consumer-rollout resolves its source from the repository manifests' }),
     )
     const pods = await k8s(`pods in ${ns}`, `kubectl -n ${ns} get pods -o wide`, (k) => k.listPods(), (ps) => ps.map(podSummary))
+    // the plan's `get pods -A | grep … || true`: related pods elsewhere (a consumer deployed to another
+    // namespace, say); the least-privilege Role reads one namespace, so "forbidden" is noted, not a failure
+    const related = new RegExp(target.kube.relatedPodsPattern, 'i')
+    await k8s(
+      'related pods in every namespace',
+      `kubectl get pods -A -o wide | grep -Ei "${target.kube.relatedPodsPattern}" || true`,
+      (k) => k.listPodsAllNamespaces().catch((e: unknown) => (e instanceof KubeAccessError && e.kind === 'forbidden' ? null : Promise.reject(e))),
+      (ps) =>
+        ps
+          ? ps.filter((p) => related.test(`${p.metadata?.namespace}/${p.metadata?.name}`)).map((p) => ({ namespace: p.metadata?.namespace, ...podSummary(p) }))
+          : { skipped: 'not permitted: the runner may list pods only in its namespace (grant cluster-wide "list pods" to include the other namespaces)' },
+    )
     const events = await k8s(`recent events in ${ns}`, `kubectl -n ${ns} get events --sort-by=.lastTimestamp`, (k) => k.listEvents(30), (es) =>
       es.map((e) => `${e.type ?? ''} ${e.reason ?? ''} ${e.involvedObject?.kind ?? ''}/${e.involvedObject?.name ?? ''}: ${e.message ?? ''}`),
     )

@@ -101,6 +101,10 @@ describe('local environment, no fault', { timeout: 300_000 }, () => {
     ])
     const summaryMd = readFileSync(join(r.summary.bundles.closeout, '99_f3_4_runtime_summary.md'), 'utf8')
     expect(summaryMd).toContain('decision: **GO**')
+    // F3-4 Task 1's `get pods -A | grep`: the related pods of every namespace (the admin kubeconfig may list them)
+    const baseline = readFileSync(join(r.summary.bundles.closeout, '01_aks_namespace_state.log'), 'utf8')
+    expect(baseline).toContain('kubectl get pods -A -o wide | grep -Ei "txlookup|tx-lookup|consumer|langfuse" || true')
+    expect(baseline).toMatch(/"namespace": "txlookup",\s+"name": "txlookup-consumer-/)
     expect(readFileSync(join(r.summary.bundles.closeout, '03_consumer_db_connectivity.log'), 'utf8')).toMatch(/^\s+db_connectivity_ok$/m)
     expect(readFileSync(join(r.summary.bundles.closeout, '06_api_smoke_200.log'), 'utf8')).toMatch(/BODY_SHA256: [0-9a-f]{64}/)
     // the raw query rows, all of them, with the query and its time range
