@@ -1,12 +1,17 @@
-// ./closeout job render --target FILE --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations] [--workload-identity CLIENT_ID]
+// ./closeout job render --target FILE --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]
+//                       [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]
 // Prints a ConfigMap (the target profile), with --allow-mutations the mutations Role + RoleBinding, with
 // --workload-identity the ServiceAccount annotated for Microsoft Entra Workload ID, and a
 // Job (deploy/k8s/job.yaml filled in) for an in-cluster run: `./closeout job render … | kubectl apply -f -`.
-// Exit 3 (usage) when the target file is missing, no --tag is given or an option is unknown.
+// The profile is interpolated inside the pod: each ${VAR} it needs without a default is passed in the
+// Job's env from the rendering shell (secret-looking ones only through --env-from-secret, never inlined).
+// Exit 3 (usage) when the target file is missing, no --tag is given, an option is unknown, or a
+// variable the profile needs is not set.
 import { existsSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseAllDocuments, stringify } from 'yaml'
+import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml'
+import { profileVariables } from '../helpers/profile.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -21,7 +26,50 @@ export interface RenderJobOptions {
   allowMutations?: boolean
   /** client id of the managed identity whose federated credential names system:serviceaccount:<ns>:closeout-runner */
   workloadIdentityClientId?: string
+  /** variables with a default that the Job should get too: NAME (value from env) or NAME=VALUE */
+  passEnv?: string[]
+  /** a Secret whose keys become the pod's environment (envFrom): where secret variables come from */
+  envFromSecret?: string
+  /** the rendering shell's environment (default process.env) */
+  env?: NodeJS.ProcessEnv
   now?: Date
+}
+
+const SECRET_LOOKING = /SECRET|TOKEN|PASSWORD|PASSWD|CONNECTION_STRING|(^|_)KEY$|DATABASE_URL/i
+
+/** The Job's env for the profile's ${VAR}s: required ones from the shell, secrets never inline. */
+function profileEnv(o: RenderJobOptions, profileText: string, already: Set<string>): { name: string; value: string }[] {
+  let doc: unknown
+  try {
+    doc = parseYaml(profileText)
+  } catch (e) {
+    throw new JobUsageError(`target profile ${o.target} is not valid YAML: ${(e as Error).message.split('\n')[0]}`)
+  }
+  const env = o.env ?? process.env
+  const secretEnv = new Set(((doc as { secretEnv?: unknown })?.secretEnv as string[] | undefined) ?? [])
+  const isSecret = (n: string) => secretEnv.has(n) || SECRET_LOOKING.test(n)
+  const out = new Map<string, string>()
+  const missing: string[] = []
+  for (const v of profileVariables(doc)) {
+    if (v.hasDefault || already.has(v.name)) continue
+    if (isSecret(v.name)) {
+      if (!o.envFromSecret) missing.push(`${v.name} (a secret: put it in a Secret and pass --env-from-secret NAME)`)
+      continue
+    }
+    const value = env[v.name]
+    if (value) out.set(v.name, value)
+    else if (!o.envFromSecret) missing.push(`${v.name} (export it before rendering, or pass --env ${v.name}=VALUE)`)
+  }
+  for (const spec of o.passEnv ?? []) {
+    const [name, ...rest] = spec.split('=')
+    const value = rest.length ? rest.join('=') : env[name]
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new JobUsageError(`--env "${spec}": use NAME or NAME=VALUE`)
+    if (isSecret(name)) throw new JobUsageError(`--env ${name}: a secret is never written into the manifest; put it in a Secret and pass --env-from-secret NAME`)
+    if (!value) throw new JobUsageError(`--env ${name}: not set in this shell; export it or write --env ${name}=VALUE`)
+    out.set(name, value)
+  }
+  if (missing.length) throw new JobUsageError(`target profile ${o.target} needs ${missing.join('; ')}`)
+  return [...out].map(([name, value]) => ({ name, value }))
 }
 
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
@@ -40,6 +88,10 @@ export function renderJob(o: RenderJobOptions): string {
   const pod = job.spec.template.spec
   const c = pod.containers[0]
   c.image = o.image ?? 'closeout:latest'
+  const given = (c.env ?? []) as { name: string; value: string }[]
+  const fromProfile = profileEnv(o, readFileSync(target, 'utf8'), new Set(given.map((e) => e.name)))
+  c.env = [...given.filter((e) => !fromProfile.some((p) => p.name === e.name)), ...fromProfile]
+  if (o.envFromSecret) c.envFrom = [{ secretRef: { name: o.envFromSecret } }]
   c.args = [...o.tags.flatMap((t) => ['--tag', t]), '--target', `/app/fixtures/targets/in-cluster/${profileName}`, ...(o.allowMutations ? ['--allow-mutations'] : [])]
   for (const v of pod.volumes as Obj[]) {
     if (v.name === 'target') v.configMap.name = `${name}-target`
@@ -104,6 +156,12 @@ function parse(argv: string[]): RenderJobOptions {
       case '--workload-identity':
         o.workloadIdentityClientId = v()
         break
+      case '--env':
+        ;(o.passEnv ??= []).push(v())
+        break
+      case '--env-from-secret':
+        o.envFromSecret = v()
+        break
       default:
         throw new JobUsageError(`unknown option ${argv[i]}`)
     }
@@ -115,7 +173,7 @@ function parse(argv: string[]): RenderJobOptions {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [cmd, ...rest] = process.argv.slice(2)
   try {
-    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations] [--workload-identity CLIENT_ID]')
+    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations] [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]')
     process.stdout.write(renderJob(parse(rest)))
   } catch (e) {
     process.stderr.write(`closeout job: ${(e as Error).message}\n`)

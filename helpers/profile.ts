@@ -177,6 +177,18 @@ export function resolveTargetPath(explicit: string | undefined, root = process.c
 
 const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 
+/** The ${VAR} references of a parsed profile (comments never count): name, and whether it has a default. */
+export function profileVariables(doc: unknown): { name: string; hasDefault: boolean }[] {
+  const out = new Map<string, boolean>()
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') for (const m of v.matchAll(VAR)) out.set(m[1], (out.get(m[1]) ?? true) && m[2] !== undefined)
+    else if (Array.isArray(v)) v.forEach(walk)
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk)
+  }
+  walk(doc)
+  return [...out].map(([name, hasDefault]) => ({ name, hasDefault }))
+}
+
 /** Replace ${VAR} / ${VAR:-default} in every string; collect the names of missing variables. */
 export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string, missing: string[]): unknown {
   if (typeof value === 'string') {

@@ -11,8 +11,10 @@ import { node } from '../e2e/_run.ts'
 const root = new URL('../../', import.meta.url).pathname
 const read = (f: string) => readFileSync(root + f, 'utf8')
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
+// what aks-dev.yaml needs from the rendering shell (its ${VAR}s without a default)
+const SHELL = { CLOSEOUT_WORKSPACE_ID: '0b6f1c3e-1111-4222-8333-444455556666', AZURE_SUBSCRIPTION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }
 const render = (o: Partial<Parameters<typeof renderJob>[0]> = {}): Obj[] =>
-  parseAllDocuments(renderJob({ target: root + 'fixtures/targets/aks-dev.yaml', tags: ['closeout'], now: new Date('2026-11-22T10:00:00Z'), ...o })).map((d) => d.toJS() as Obj)
+  parseAllDocuments(renderJob({ target: root + 'fixtures/targets/aks-dev.yaml', tags: ['closeout'], now: new Date('2026-11-22T10:00:00Z'), env: SHELL, ...o })).map((d) => d.toJS() as Obj)
 
 describe('./closeout job render', () => {
   test('a ConfigMap holding the target profile, mounted where --target points', () => {
@@ -62,6 +64,24 @@ describe('./closeout job render', () => {
     expect(job.spec.template.spec.serviceAccountName).toBe(sa.metadata.name)
     expect(job.spec.template.metadata.labels).toMatchObject({ 'azure.workload.identity/use': 'true', 'app.kubernetes.io/name': 'closeout' })
     expect(() => render({ workloadIdentityClientId: 'my-identity' })).toThrow(/not a client id/)
+  })
+
+  test("the profile's variables reach the pod: required ones from the shell, --env for others, secrets only through a Secret", () => {
+    const env = (docs: Obj[]) => docs.at(-1)!.spec.template.spec.containers[0].env as { name: string; value: string }[]
+    const job = render()
+    expect(env(job)).toEqual(expect.arrayContaining([{ name: 'CLOSEOUT_WORKSPACE_ID', value: SHELL.CLOSEOUT_WORKSPACE_ID }]))
+    expect(env(job).map((e) => e.name)).not.toContain('T_CUTOVER') // has a default: not passed unless asked
+    expect(env(render({ passEnv: ['T_CUTOVER=2026-12-01T10:00:00Z'] }))).toEqual(expect.arrayContaining([{ name: 'T_CUTOVER', value: '2026-12-01T10:00:00Z' }]))
+    // without the variable the pod would stop at profile load: the renderer says so first
+    expect(() => render({ env: {} })).toThrow(/needs CLOSEOUT_WORKSPACE_ID \(export it before rendering/)
+    expect(() => render({ passEnv: ['DATABASE_URL=postgres://u:p@h/db'] })).toThrow(/a secret is never written into the manifest/)
+    const dir = mkdtempSync(join(tmpdir(), 'job-secret-'))
+    writeFileSync(join(dir, 'p.yaml'), 'name: p\nsecretEnv: [PG_PASS]\ndatabase:\n  password: ${PG_PASS}\n')
+    expect(() => render({ target: join(dir, 'p.yaml'), env: { PG_PASS: 'hunter2' } })).toThrow(/PG_PASS \(a secret: put it in a Secret and pass --env-from-secret/)
+    const withSecret = render({ target: join(dir, 'p.yaml'), env: { PG_PASS: 'hunter2' }, envFromSecret: 'closeout-secrets' })
+    const c = withSecret.at(-1)!.spec.template.spec.containers[0]
+    expect(c.envFrom).toEqual([{ secretRef: { name: 'closeout-secrets' } }])
+    expect(JSON.stringify(withSecret)).not.toContain('hunter2')
   })
 
   test('--namespace, --pvc; mutations Role + RoleBinding only with --allow-mutations', () => {
