@@ -28,7 +28,7 @@ export function isClassification(value: string): value is Classification {
 }
 
 export const CLASSIFICATION_DESCRIPTIONS: Record<Classification, string> = {
-  ENVIRONMENT_BLOCKED: 'Could not check: cluster/API server unreachable, 401/403, namespace or workload source missing',
+  ENVIRONMENT_BLOCKED: 'Could not check: cluster/API server unreachable, 401/403, namespace or workload source missing, image tag not in the registry, AKS not Succeeded, T_cutover outside its buffer',
   MONITORING_ACCESS_BLOCKED: 'Could not check: the metrics query path (Azure Monitor / Prometheus) is unavailable or refused',
   STARTUP_FAILED: 'Consumer rollout or its DB / Event Hubs connectivity failed',
   SMOKE_FAILED: 'In-cluster API smoke (/admin/tx 200/404) failed',
@@ -43,7 +43,7 @@ export const CLASSIFICATION_DESCRIPTIONS: Record<Classification, string> = {
 /** What must be true before the next attempt (written into every non-GO summary). */
 export const UNBLOCK_CRITERIA: Record<Classification, string> = {
   ENVIRONMENT_BLOCKED:
-    'ENVIRONMENT_BLOCKED: the API server is reachable from the runner with valid credentials (kubelogin convert-kubeconfig), the namespace and the API/consumer workloads (or their repository manifests) exist; rerun the blocked gates.',
+    'ENVIRONMENT_BLOCKED: the API server is reachable from the runner with valid credentials (kubelogin convert-kubeconfig), the namespace and the API/consumer workloads (or their repository manifests) exist, the consumer image with the API tag is in the registry (AcrPull for the runner), the AKS cluster is provisioningState=Succeeded (Reader on it), and a rehearsal starts within ±5 min of its T_cutover; the gate reason names which; rerun the blocked gates (a rehearsal with a new T_cutover).',
   MONITORING_ACCESS_BLOCKED:
     'MONITORING_ACCESS_BLOCKED: the runner identity can query the workspace (Log Analytics Reader) or the Prometheus endpoint, and the AppMetrics table has consumer_kafka_lag / consumer_freshness_seconds rows; rerun consumer-lag and consumer-freshness.',
   STARTUP_FAILED:
