@@ -101,11 +101,12 @@ function applyLocalEnv(): void {
   const set = (k: string, v: string | number | undefined) => {
     if (v !== undefined && v !== '' && !process.env[k]) process.env[k] = String(v)
   }
-  const setUrls = (p: { laDouble?: number; gateway?: number; eventhubs?: number; registry?: number }) => {
+  const setUrls = (p: { laDouble?: number; gateway?: number; eventhubs?: number; registry?: number; arm?: number }) => {
     if (p.laDouble) set('CLOSEOUT_LOCAL_LA_ENDPOINT', `https://127.0.0.1:${p.laDouble}/v1`)
     if (p.gateway) set('CLOSEOUT_LOCAL_PROMETHEUS_URL', `http://127.0.0.1:${p.gateway}`)
     set('CLOSEOUT_LOCAL_EVENTHUBS_PORT', p.eventhubs)
     if (p.registry) set('CLOSEOUT_LOCAL_REGISTRY_URL', `https://127.0.0.1:${p.registry}`)
+    if (p.arm) set('CLOSEOUT_LOCAL_ARM_URL', `https://127.0.0.1:${p.arm}`)
   }
   if (!existsSync(file)) return setUrls(localPorts())
   try {
@@ -118,6 +119,7 @@ function applyLocalEnv(): void {
     }
     set('CLOSEOUT_LOCAL_MONITOR_TOKEN', e.tokens?.monitoring)
     set('CLOSEOUT_LOCAL_REGISTRY_TOKEN', e.tokens?.registry)
+    set('CLOSEOUT_LOCAL_ARM_TOKEN', e.tokens?.arm)
     set('CLOSEOUT_LOCAL_WORKSPACE_ID', e.workspaceId)
     // an env.json from before the registry double has no registry port: the port base's
     setUrls({ ...localPorts(), ...e.ports })

@@ -14,6 +14,7 @@ import { ApiClient, HttpAccessError } from './http.ts'
 import { Kube, loadKubeConfig, classifyKubeError, type ExecResult } from './kube.ts'
 import { queryAzureMonitor, queryPrometheus, type MonitorResult } from './monitor.ts'
 import { RegistryError } from './registry.ts'
+import { ArmError } from './arm.ts'
 
 export interface RunContext {
   runId: string
@@ -318,6 +319,8 @@ export function classifyError(err: unknown, gateClassification: Classification):
   if (monitorKind) return { classification: 'MONITORING_ACCESS_BLOCKED', message: (err as Error).message }
   // the image registry could not be asked (unreachable, 401, 403, unknown repository): could not check
   if (err instanceof RegistryError) return { classification: 'ENVIRONMENT_BLOCKED', message: err.message }
+  // Azure Resource Manager could not be asked about the AKS cluster (unreachable, 401, 403, 404): could not check
+  if (err instanceof ArmError) return { classification: 'ENVIRONMENT_BLOCKED', message: err.message }
   const kubeClass = classifyKubeError(err)
   if (kubeClass.kind !== 'other') {
     const where = kubeClass.kind === 'unreachable' && workerKube && !kubeClass.message.includes(workerKube.server) ? ` (API server ${workerKube.server}, context ${workerKube.contextName})` : ''

@@ -27,6 +27,21 @@ export const RegistrySchema = z.strictObject({
 })
 export type RegistryProfile = z.infer<typeof RegistrySchema>
 
+/** The AKS resource whose provisioningState E2-3 §3 requires to be Succeeded (`az aks show -g … -n …
+ * --query provisioningState -o tsv`), read from Azure Resource Manager (managedClusters GET). */
+export const AksSchema = z.strictObject({
+  subscriptionId: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a subscription id (a GUID like 00000000-0000-0000-0000-000000000000)'),
+  resourceGroup: z.string().regex(/^[-\w._()]{1,90}$/, 'must be a resource group name (letters, digits, - _ . ( ), at most 90)'),
+  /** the managed cluster's name (AKS_CLUSTER) */
+  name: z.string().regex(/^[a-zA-Z0-9][-_a-zA-Z0-9]{0,62}$/, 'must be an AKS cluster name (letters, digits, - and _, at most 63)'),
+  /** the Resource Manager endpoint (sovereign clouds, the local double) */
+  endpoint: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').default('https://management.azure.com'),
+  /** omitted / 'default' = DefaultAzureCredential for https://management.azure.com/.default; a token = static bearer (local double only) */
+  credential: z.union([z.literal('default'), z.strictObject({ token: z.string().min(1) })]).default('default'),
+  timeoutMs: z.number().int().positive().default(15_000),
+})
+export type AksProfile = z.infer<typeof AksSchema>
+
 export const TargetProfileSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -80,6 +95,8 @@ export const TargetProfileSchema = z.strictObject({
     dbProbe: probe,
     eventhubsProbe: probe,
   }),
+  /** omitted = no AKS provisioningState check in precheck (recorded in the evidence as skipped) */
+  aks: AksSchema.optional(),
   eventhubs: z.strictObject({ host: z.string().min(1), port: z.number().int().positive().default(9093) }),
   database: z.strictObject({
     deployment: z.string().min(1),
@@ -267,6 +284,8 @@ export function profileSecrets(profile: TargetProfile, env: NodeJS.ProcessEnv = 
   if (profile.monitoring.prometheus?.bearerToken) out.push(profile.monitoring.prometheus.bearerToken)
   const reg = profile.consumer.registry?.credential
   if (reg && reg !== 'default') out.push(reg.token)
+  const aks = profile.aks?.credential
+  if (aks && aks !== 'default') out.push(aks.token)
   for (const name of profile.secretEnv) {
     const v = env[name]
     if (v) out.push(v)

@@ -59,8 +59,8 @@ export interface ListTagsOptions extends Pick<RegistryProfile, 'kind' | 'url' | 
 
 const agents = new Map<string, Agent>()
 
-/** an undici Agent trusting the public roots plus a private CA, per CA file */
-function agentFor(url: string, caFile?: string): Agent {
+/** an undici Agent trusting the public roots plus a private CA, per CA file (arm.ts uses it too) */
+export function agentFor(url: string, caFile?: string): Agent {
   const file = url.startsWith('https:') ? (caFile ?? process.env.CLOSEOUT_LOCAL_CA_FILE ?? '') : ''
   let a = agents.get(file)
   if (!a) {
