@@ -45,6 +45,8 @@ const CASES: Case[] = [
   { fault: 'api-500', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED', 'smoke-200': 'failed:SMOKE_FAILED' }) },
   // F3-4 Task 2: TAG_COUNT 0 → ENVIRONMENT_BLOCKED, and the consumer is not touched
   { fault: 'image-tag-missing', suite: 'closeout', exit: 2, gates: expected(CLOSEOUT, { 'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' }) },
+  // E2-3 §3: AKS provisioningState must be Succeeded, else the rehearsal stops at precheck
+  { fault: 'aks-not-succeeded', suite: 'rehearsal', exit: 2, gates: allBlockedAfter(REHEARSAL, 'precheck') },
   { fault: 'migration-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { migrate: 'failed:MIGRATION_FAILED' }) },
   { fault: 'backfill-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { backfill: 'failed:BACKFILL_FAILED' }) },
   // the synced tx id feeds the rehearsal's smoke-200 and idempotency: they are blocked by sync-happy
