@@ -73,7 +73,7 @@ describe('./closeout job render', () => {
     expect(env(job).map((e) => e.name)).not.toContain('T_CUTOVER') // has a default: not passed unless asked
     expect(env(render({ passEnv: ['T_CUTOVER=2026-12-01T10:00:00Z'] }))).toEqual(expect.arrayContaining([{ name: 'T_CUTOVER', value: '2026-12-01T10:00:00Z' }]))
     // without the variable the pod would stop at profile load: the renderer says so first
-    expect(() => render({ env: {} })).toThrow(/needs CLOSEOUT_WORKSPACE_ID \(export it before rendering/)
+    expect(() => render({ env: {} })).toThrow(/needs .*CLOSEOUT_WORKSPACE_ID \(export it before rendering/)
     expect(() => render({ passEnv: ['DATABASE_URL=postgres://u:p@h/db'] })).toThrow(/a secret is never written into the manifest/)
     const dir = mkdtempSync(join(tmpdir(), 'job-secret-'))
     writeFileSync(join(dir, 'p.yaml'), 'name: p\nsecretEnv: [PG_PASS]\ndatabase:\n  password: ${PG_PASS}\n')
