@@ -1,9 +1,10 @@
 // pnpm bench [--readme]: against the local environment, the wall time of the closeout and rehearsal
-// suites run the way operators run them (`pnpm test --tag SUITE`, process start to exit, median of N),
-// each gate's duration, the harness's own overhead (wall − Σ gates), the peak RSS of the largest
-// process of a run (GNU time, when installed), and the exec round trip through the harness's kube
-// client (p50/p95). Results: reports/bench/<stamp>.json and reports/bench/latest.md; --readme also
-// rewrites the README's performance block. Never asserts: figures, not pass/fail.
+// suites run the way operators run them (`pnpm test --tag SUITE`, process start to exit, median of N;
+// in rounds, every variant once per round after one discarded warm-up round), each gate's duration,
+// the harness's own overhead (wall − Σ gates), the peak RSS of the largest process of a run (GNU time,
+// when installed), and the exec round trip through the harness's kube client (p50/p95). Results:
+// reports/bench/<stamp>.json and reports/bench/latest.md; --readme also rewrites the README's
+// performance block. Never asserts: figures, not pass/fail.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { delimiter, join, resolve } from 'node:path'
@@ -66,40 +67,58 @@ interface SuiteBench {
   gates: Record<string, { medianMs: number; p95Ms: number }>
 }
 
-/** coldCatalog: the catalogue cache removed before each run (the first run after a spec edit) */
-function benchSuite(suite: string, pnpm: string | undefined, opts: { coldCatalog?: boolean } = {}): SuiteBench {
+interface Variant {
+  key: string
+  suite: string
+  /** the catalogue cache removed before each run (the first run after an edit of a spec or helper) */
+  coldCatalog?: boolean
+}
+
+/** Runs every variant once per round, RUNS rounds, so that each sees the same machine state (a block
+ * of one variant after another would fold warm-up and drift into the comparison). */
+function benchVariants(variants: Variant[], pnpm: string | undefined): Record<string, SuiteBench> {
   // the operator's command; without pnpm on PATH (bench started by plain node) the script it runs
   const base = pnpm ? [pnpm, 'test'] : [process.execPath, 'bin/test.ts']
-  const wall: number[] = []
-  const overhead: number[] = []
-  const rss: number[] = []
-  const decisions: string[] = []
-  const perGate = new Map<string, number[]>()
-  for (let i = 0; i < RUNS; i++) {
-    const runId = `bench-${suite}-${Date.now()}-${i}`
-    if (opts.coldCatalog) rmSync(join(ROOT, 'reports/.cache/catalog.json'), { force: true })
-    const r = timed([...base, '--tag', suite, '--run-id', runId, '--quiet'])
+  const acc = new Map(variants.map((v) => [v.key, { wall: [] as number[], overhead: [] as number[], rss: [] as number[], decisions: [] as string[], perGate: new Map<string, number[]>() }]))
+  const once = (v: Variant, label: string) => {
+    const runId = `bench-${v.key}-${Date.now()}-${label}`
+    if (v.coldCatalog) rmSync(join(ROOT, 'reports/.cache/catalog.json'), { force: true })
+    const r = timed([...base, '--tag', v.suite, '--run-id', runId, '--quiet'])
     const file = join(ROOT, 'reports/runs', runId, 'summary.json')
-    if (!existsSync(file)) throw new Error(`${suite} run ${i + 1} wrote no summary (exit ${r.code}):\n${r.out.slice(-2000)}`)
-    const s = JSON.parse(readFileSync(file, 'utf8')) as Summary
-    wall.push(r.ms)
-    if (r.maxRssKiB !== null) rss.push(r.maxRssKiB)
-    decisions.push(s.decision)
-    overhead.push(r.ms - s.gates.reduce((n, g) => n + g.durationMs, 0))
-    for (const g of s.gates) perGate.set(g.id, [...(perGate.get(g.id) ?? []), g.durationMs])
-    process.stdout.write(`${suite} run ${i + 1}/${RUNS}: ${r.ms} ms, ${s.decision}\n`)
+    if (!existsSync(file)) throw new Error(`${v.key} run ${label} wrote no summary (exit ${r.code}):\n${r.out.slice(-2000)}`)
+    return { r, s: JSON.parse(readFileSync(file, 'utf8')) as Summary }
   }
-  return {
-    command: `${pnpm ? 'pnpm test' : 'node bin/test.ts'} --tag ${suite}`,
-    variant: opts.coldCatalog ? 'catalogue cache cold, as after an edit of a spec or helper' : undefined,
-    runs: RUNS,
-    decisions,
-    wallMs: wall,
-    medianMs: quantile(wall, 0.5),
-    overheadMedianMs: quantile(overhead, 0.5),
-    maxRssMiB: rss.length ? Math.round(Math.max(...rss) / 1024) : null,
-    gates: Object.fromEntries([...perGate].map(([id, xs]) => [id, { medianMs: quantile(xs, 0.5), p95Ms: quantile(xs, 0.95) }])),
+  // one discarded round: the first runs after env up also pay for the stack's own start-up
+  for (const v of variants) once(v, 'warmup')
+  for (let i = 0; i < RUNS; i++) {
+    for (const v of variants) {
+      const { r, s } = once(v, String(i))
+      const a = acc.get(v.key)!
+      a.wall.push(r.ms)
+      if (r.maxRssKiB !== null) a.rss.push(r.maxRssKiB)
+      a.decisions.push(s.decision)
+      a.overhead.push(r.ms - s.gates.reduce((n, g) => n + g.durationMs, 0))
+      for (const g of s.gates) a.perGate.set(g.id, [...(a.perGate.get(g.id) ?? []), g.durationMs])
+      process.stdout.write(`${v.key} run ${i + 1}/${RUNS}: ${r.ms} ms, ${s.decision}\n`)
+    }
   }
+  return Object.fromEntries(
+    variants.map((v) => {
+      const a = acc.get(v.key)!
+      const bench: SuiteBench = {
+        command: `${pnpm ? 'pnpm test' : 'node bin/test.ts'} --tag ${v.suite}`,
+        variant: v.coldCatalog ? 'catalogue cache cold, as after an edit of a spec or helper' : undefined,
+        runs: RUNS,
+        decisions: a.decisions,
+        wallMs: a.wall,
+        medianMs: quantile(a.wall, 0.5),
+        overheadMedianMs: quantile(a.overhead, 0.5),
+        maxRssMiB: a.rss.length ? Math.round(Math.max(...a.rss) / 1024) : null,
+        gates: Object.fromEntries([...a.perGate].map(([id, xs]) => [id, { medianMs: quantile(xs, 0.5), p95Ms: quantile(xs, 0.95) }])),
+      }
+      return [v.key, bench]
+    }),
+  )
 }
 
 async function benchExec(): Promise<{ n: number; p50Ms: number; p95Ms: number }> {
@@ -151,10 +170,10 @@ async function main(): Promise<void> {
   const up = timed([process.execPath, 'fixtures/local-env/env.ts', 'up'])
   if (up.code !== 0) throw new Error(`./closeout env up failed:\n${up.out}`)
   const pnpm = onPath('pnpm')
-  const suites: Record<string, SuiteBench> = {}
-  for (const s of SUITES) suites[s] = benchSuite(s, pnpm)
+  const variants: Variant[] = SUITES.map((s) => ({ key: s, suite: s }))
   // the same suite when the catalogue must be rebuilt (after an edit of a spec or helper)
-  if (SUITES.includes('closeout')) suites['closeout-cold-catalog'] = benchSuite('closeout', pnpm, { coldCatalog: true })
+  if (SUITES.includes('closeout')) variants.push({ key: 'closeout-cold-catalog', suite: 'closeout', coldCatalog: true })
+  const suites = benchVariants(variants, pnpm)
   const exec = await benchExec()
   const result = {
     at: new Date().toISOString(),
