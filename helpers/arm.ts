@@ -5,7 +5,8 @@
 // ?api-version=2025-08-01. The result is a value; failures are ArmError (unreachable / unauthorized /
 // forbidden / not-found) naming the URL and what to do. Tokens never reach a message or a returned value.
 import { request } from 'undici'
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity'
+import type { TokenCredential } from '@azure/identity'
+import { getEntraToken } from './entra.ts'
 import { agentFor } from './registry.ts'
 import type { AksProfile } from './profile.ts'
 
@@ -87,14 +88,9 @@ export async function getManagedCluster(o: GetManagedClusterOptions): Promise<Ma
     token = o.credential.token
     auth = 'static token'
   } else {
-    try {
-      const t = await (o.entraCredential ?? new DefaultAzureCredential()).getToken(ARM_SCOPE, { abortSignal: AbortSignal.timeout(o.timeoutMs) })
-      if (!t?.token) throw new Error('no token returned')
-      token = t.token
-    } catch (err) {
-      const msg = ((err as Error)?.message ?? String(err)).split('\n')[0]
-      throw new ArmError('unauthorized', url, `${where}: no Entra ID token for ${ARM_SCOPE} (${msg}) — run az login, or configure workload identity / a managed identity for DefaultAzureCredential, and rerun`)
-    }
+    token = await getEntraToken(ARM_SCOPE, { credential: o.entraCredential, timeoutMs: o.timeoutMs }).catch((e: unknown) => {
+      throw new ArmError('unauthorized', url, `${where}: ${(e as Error).message}`)
+    })
     auth = 'entra-id'
   }
 

@@ -6,7 +6,8 @@
 // Results are values; failures are RegistryError (unreachable / unauthorized / forbidden / not-found)
 // naming the URL and what to do. Tokens never reach a message or a returned value.
 import { request, Agent } from 'undici'
-import { DefaultAzureCredential, type TokenCredential } from '@azure/identity'
+import type { TokenCredential } from '@azure/identity'
+import { getEntraToken } from './entra.ts'
 import { rootCertificates } from 'node:tls'
 import { readFileSync } from 'node:fs'
 import type { RegistryProfile } from './profile.ts'
@@ -192,14 +193,9 @@ export async function listTags(o: ListTagsOptions): Promise<TagList> {
       entraToken = o.credential.token
       auth = 'static token exchange'
     } else {
-      try {
-        const t = await (o.entraCredential ?? new DefaultAzureCredential()).getToken(ACR_ENTRA_SCOPE, { abortSignal: AbortSignal.timeout(o.timeoutMs) })
-        if (!t?.token) throw new Error('no token returned')
-        entraToken = t.token
-      } catch (err) {
-        const msg = ((err as Error)?.message ?? String(err)).split('\n')[0]
-        throw new RegistryError('unauthorized', base, `${where}: no Entra ID token for ${ACR_ENTRA_SCOPE} (${msg}) — run az login, or configure workload identity / a managed identity for DefaultAzureCredential, and rerun`)
-      }
+      entraToken = await getEntraToken(ACR_ENTRA_SCOPE, { credential: o.entraCredential, timeoutMs: o.timeoutMs }).catch((e: unknown) => {
+        throw new RegistryError('unauthorized', base, `${where}: ${(e as Error).message}`)
+      })
       auth = 'entra-id exchange'
     }
     const exchangeUrl = `${origin}/oauth2/exchange`
