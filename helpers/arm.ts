@@ -8,6 +8,7 @@ import { request } from 'undici'
 import type { TokenCredential } from '@azure/identity'
 import { getEntraToken } from './entra.ts'
 import { agentFor } from './registry.ts'
+import { ServiceAccessError, type ServiceAccessKind } from './classification.ts'
 import type { AksProfile } from './profile.ts'
 
 /** the Entra ID scope of Azure Resource Manager */
@@ -15,21 +16,14 @@ export const ARM_SCOPE = 'https://management.azure.com/.default'
 /** a stable Microsoft.ContainerService api-version (azure-rest-api-specs aks/stable/2025-08-01) */
 export const AKS_API_VERSION = '2025-08-01'
 
-export type ArmErrorKind = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found'
+export type ArmErrorKind = ServiceAccessKind
 
-export class ArmError extends Error {
-  readonly arm = true
-  readonly kind: ArmErrorKind
-  readonly url: string
-  readonly statusCode?: number
+export class ArmError extends ServiceAccessError {
   /** the ARM error code of the body ({"error":{"code",…}}), when there was one */
   readonly armCode?: string
   constructor(kind: ArmErrorKind, url: string, message: string, statusCode?: number, armCode?: string) {
-    super(message)
+    super(kind, url, message, statusCode)
     this.name = 'ArmError'
-    this.kind = kind
-    this.url = url
-    this.statusCode = statusCode
     this.armCode = armCode
   }
 }

@@ -76,3 +76,20 @@ export class GateBlocked extends GateFailure {
     this.name = 'GateBlocked'
   }
 }
+
+/** A service closeout asks directly over REST (the image registry, Azure Resource Manager) could not
+ * be asked: unreachable, 401, 403, not found. That is "could not check": ENVIRONMENT_BLOCKED. */
+export type ServiceAccessKind = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found'
+
+export class ServiceAccessError extends Error {
+  readonly kind: ServiceAccessKind
+  readonly url: string
+  readonly statusCode?: number
+  constructor(kind: ServiceAccessKind, url: string, message: string, statusCode?: number) {
+    super(message)
+    this.name = 'ServiceAccessError'
+    this.kind = kind
+    this.url = url
+    this.statusCode = statusCode
+  }
+}

@@ -7,14 +7,12 @@ import type { GateDef } from './gate.ts'
 import { GateEvidence, isoNow, commandLine, type EvidenceRecord } from './evidence.ts'
 import { loadProfile, profileSecrets, resolveTargetPath, type TargetProfile } from './profile.ts'
 import { Redactor, secretLookingEnvValues } from './redact.ts'
-import { GateFailure, GateBlocked, type Classification } from './classification.ts'
+import { GateFailure, GateBlocked, ServiceAccessError, type Classification } from './classification.ts'
 import { runDir, newRunId, type RunInfo, readRunInfo } from './run-state.ts'
 import type { SuiteName } from './suites.ts'
 import { ApiClient, HttpAccessError } from './http.ts'
 import { Kube, loadKubeConfig, classifyKubeError, type ExecResult } from './kube.ts'
 import { queryAzureMonitor, queryPrometheus, type MonitorResult } from './monitor.ts'
-import { RegistryError } from './registry.ts'
-import { ArmError } from './arm.ts'
 
 export interface RunContext {
   runId: string
@@ -317,10 +315,8 @@ export function classifyError(err: unknown, gateClassification: Classification):
   if (err instanceof GateFailure) return { classification: err.classification ?? gateClassification, message: err.message }
   const monitorKind = (err as { kind?: string; monitor?: boolean })?.monitor ? (err as { kind: string }).kind : undefined
   if (monitorKind) return { classification: 'MONITORING_ACCESS_BLOCKED', message: (err as Error).message }
-  // the image registry could not be asked (unreachable, 401, 403, unknown repository): could not check
-  if (err instanceof RegistryError) return { classification: 'ENVIRONMENT_BLOCKED', message: err.message }
-  // Azure Resource Manager could not be asked about the AKS cluster (unreachable, 401, 403, 404): could not check
-  if (err instanceof ArmError) return { classification: 'ENVIRONMENT_BLOCKED', message: err.message }
+  // the image registry or Azure Resource Manager could not be asked (unreachable, 401, 403, 404): could not check
+  if (err instanceof ServiceAccessError) return { classification: 'ENVIRONMENT_BLOCKED', message: err.message }
   const kubeClass = classifyKubeError(err)
   if (kubeClass.kind !== 'other') {
     const where = kubeClass.kind === 'unreachable' && workerKube && !kubeClass.message.includes(workerKube.server) ? ` (API server ${workerKube.server}, context ${workerKube.contextName})` : ''

@@ -8,6 +8,7 @@
 import { request, Agent } from 'undici'
 import type { TokenCredential } from '@azure/identity'
 import { getEntraToken } from './entra.ts'
+import { ServiceAccessError, type ServiceAccessKind } from './classification.ts'
 import { rootCertificates } from 'node:tls'
 import { readFileSync } from 'node:fs'
 import type { RegistryProfile } from './profile.ts'
@@ -15,19 +16,12 @@ import type { RegistryProfile } from './profile.ts'
 /** the Entra ID audience ACR accepts at /oauth2/exchange (not ARM's) */
 export const ACR_ENTRA_SCOPE = 'https://containerregistry.azure.net/.default'
 
-export type RegistryErrorKind = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found'
+export type RegistryErrorKind = ServiceAccessKind
 
-export class RegistryError extends Error {
-  readonly registry = true
-  readonly kind: RegistryErrorKind
-  readonly url: string
-  readonly statusCode?: number
+export class RegistryError extends ServiceAccessError {
   constructor(kind: RegistryErrorKind, url: string, message: string, statusCode?: number) {
-    super(message)
+    super(kind, url, message, statusCode)
     this.name = 'RegistryError'
-    this.kind = kind
-    this.url = url
-    this.statusCode = statusCode
   }
 }
 
