@@ -2,13 +2,14 @@
 // without the az CLI. An Entra ID token for Azure Resource Manager (DefaultAzureCredential, scope
 // https://management.azure.com/.default) or a static token (the local double) → GET
 // {endpoint}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{name}
-// ?api-version=2025-08-01. The result is a value; failures are ArmError (unreachable / unauthorized /
-// forbidden / not-found) naming the URL and what to do. Tokens never reach a message or a returned value.
-import { request } from 'undici'
+// ?api-version=2025-08-01, through helpers/transport.ts (CA, deadline, the ARM retry budget for
+// 429/503/dropped connections). The result is a value; failures are ArmError (an AccessError,
+// ENVIRONMENT_BLOCKED) naming the URL and what to do. Tokens never reach a message or a returned value.
 import type { TokenCredential } from '@azure/identity'
+import type { CallObserver } from './access.ts'
 import { getEntraToken } from './entra.ts'
-import { agentFor } from './registry.ts'
-import { ServiceAccessError, type ServiceAccessKind } from './classification.ts'
+import { ServiceAccessError, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
+import { send, accessErrorOf, DEFAULT_RETRY, type Attempt, type RetryBudget, type ServiceContext } from './transport.ts'
 import type { AksProfile } from './profile.ts'
 
 /** the Entra ID scope of Azure Resource Manager */
@@ -21,10 +22,13 @@ export type ArmErrorKind = ServiceAccessKind
 export class ArmError extends ServiceAccessError {
   /** the ARM error code of the body ({"error":{"code",…}}), when there was one */
   readonly armCode?: string
-  constructor(kind: ArmErrorKind, url: string, message: string, statusCode?: number, armCode?: string) {
-    super(kind, url, message, statusCode)
+  constructor(init: ServiceAccessInit & { armCode?: string })
+  constructor(kind: ArmErrorKind, url: string, message: string, statusCode?: number, armCode?: string)
+  constructor(kindOrInit: ArmErrorKind | (ServiceAccessInit & { armCode?: string }), url?: string, message?: string, statusCode?: number, armCode?: string) {
+    const init = typeof kindOrInit === 'string' ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: '', statusCode, armCode } : kindOrInit
+    super(init)
     this.name = 'ArmError'
-    this.armCode = armCode
+    this.armCode = init.armCode
   }
 }
 
@@ -46,6 +50,8 @@ export interface ManagedClusterState {
   status: number
   auth: 'entra-id' | 'static token'
   durationMs: number
+  /** every attempt (more than one when a transient answer was retried) */
+  attempts: Attempt[]
 }
 
 export interface GetManagedClusterOptions extends Pick<AksProfile, 'subscriptionId' | 'resourceGroup' | 'name' | 'endpoint' | 'credential' | 'timeoutMs'> {
@@ -53,6 +59,10 @@ export interface GetManagedClusterOptions extends Pick<AksProfile, 'subscription
   caFile?: string
   /** the Entra ID credential without a static token (default DefaultAzureCredential) */
   entraCredential?: TokenCredential
+  /** the GET as it completes (kind arm, the URL, the status) */
+  observer?: CallObserver
+  /** the retry budget for transient answers (default DEFAULT_RETRY.arm) */
+  retry?: RetryBudget
 }
 
 /** the managedClusters resource URL (no secrets in it: ARM takes the token in a header) */
@@ -61,71 +71,73 @@ export function managedClusterUrl(o: Pick<AksProfile, 'subscriptionId' | 'resour
   return `${o.endpoint.replace(/\/+$/, '')}/subscriptions/${seg(o.subscriptionId)}/resourceGroups/${seg(o.resourceGroup)}/providers/Microsoft.ContainerService/managedClusters/${seg(o.name)}?api-version=${AKS_API_VERSION}`
 }
 
-/** `{"error":{"code","message"}}` → "code: message" (ARM's common error body), else a body excerpt */
-function armErrorOf(body: string): { code?: string; text: string } {
+/** `{"error":{"code","message"}}` → its code (ARM's common error body) */
+function armCodeOf(body: string): string | undefined {
   try {
-    const e = (JSON.parse(body) as { error?: { code?: string; message?: string } }).error
-    if (e?.code || e?.message) return { code: e.code, text: `${e.code ?? ''}${e.message ? `: ${e.message}` : ''}` }
+    return (JSON.parse(body) as { error?: { code?: string } }).error?.code
   } catch {
-    /* not JSON */
+    return undefined
   }
-  return { text: body.replace(/\s+/g, ' ').slice(0, 160) }
 }
+
+function armContext(o: GetManagedClusterOptions, where: string): ServiceContext {
+  return {
+    where,
+    urlKey: 'aks.endpoint',
+    timeoutKey: 'aks.timeoutMs',
+    caKey: 'CLOSEOUT_LOCAL_CA_FILE',
+    fixes: {
+      unauthorized: o.credential === 'default' ? 'sign in with an identity Azure accepts (az login, workload identity or a managed identity via DefaultAzureCredential) and rerun' : 'the static aks.credential.token was not accepted; set a valid one and rerun',
+      forbidden: `grant the identity Reader on the AKS resource ${o.name} (or its resource group) and rerun`,
+      'not-found': 'check aks.subscriptionId (AZURE_SUBSCRIPTION_ID), aks.resourceGroup and aks.name; the identity also needs Reader to see the cluster',
+      'rate-limited': 'Azure Resource Manager is throttling this identity and the retry budget is used up; wait a few minutes and rerun',
+      'server-error': 'Azure Resource Manager is not answering normally; check the Azure status page and retry later',
+    },
+  }
+}
+
+async function armToken(o: GetManagedClusterOptions, url: string, where: string): Promise<{ token: string; auth: ManagedClusterState['auth'] }> {
+  if (o.credential !== 'default') return { token: o.credential.token, auth: 'static token' }
+  const token = await getEntraToken(ARM_SCOPE, { credential: o.entraCredential, timeoutMs: o.timeoutMs }).catch((e: unknown) => {
+    const msg = (e as Error).message
+    throw new ArmError({ kind: 'unauthorized', where, url, message: `${where}: ${msg}`, fix: msg.slice(msg.lastIndexOf(' — ') + 3) })
+  })
+  return { token, auth: 'entra-id' }
+}
+
+type ClusterDoc = { id?: string; name?: string; location?: string; properties?: { provisioningState?: string; powerState?: { code?: string }; kubernetesVersion?: string; currentKubernetesVersion?: string; fqdn?: string; privateFQDN?: string } }
 
 export async function getManagedCluster(o: GetManagedClusterOptions): Promise<ManagedClusterState> {
   const url = managedClusterUrl(o)
   const where = `AKS cluster ${o.name} (resource group ${o.resourceGroup}, subscription ${o.subscriptionId})`
   const t0 = performance.now()
-  let token: string
-  let auth: ManagedClusterState['auth']
-  if (o.credential !== 'default') {
-    token = o.credential.token
-    auth = 'static token'
-  } else {
-    token = await getEntraToken(ARM_SCOPE, { credential: o.entraCredential, timeoutMs: o.timeoutMs }).catch((e: unknown) => {
-      throw new ArmError('unauthorized', url, `${where}: ${(e as Error).message}`)
-    })
-    auth = 'entra-id'
+  const { token, auth } = await armToken(o, url, where)
+  const r = await send({
+    url,
+    timeoutMs: o.timeoutMs,
+    caFile: o.caFile,
+    headers: { accept: 'application/json', authorization: `Bearer ${token}` },
+    service: armContext(o, where),
+    makeError: (init) => new ArmError(init),
+    call: { kind: 'arm', target: where },
+    observer: o.observer,
+    retry: o.retry ?? DEFAULT_RETRY.arm,
+  })
+  if (r.status !== 200) {
+    const e = accessErrorOf({ url, service: armContext(o, where), timeoutMs: o.timeoutMs, makeError: (init) => new ArmError({ ...init, armCode: armCodeOf(r.text), attempts: r.attempts }) }, { status: r.status, body: r.text })
+    throw e
   }
-
-  const signal = AbortSignal.timeout(o.timeoutMs)
-  // undici does not abort a TLS handshake in progress (it waits for connectTimeout): the race keeps
-  // the deadline, as in registry.ts; the abandoned socket is closed by the signal / the connect timeout
-  const expired = new Promise<never>((_, rej) => signal.addEventListener('abort', () => rej(signal.reason), { once: true }))
-  let status: number
-  let body: string
+  let doc: ClusterDoc | undefined
   try {
-    const r = await Promise.race([expired, request(url, { method: 'GET', dispatcher: agentFor(url, o.caFile), signal, headers: { accept: 'application/json', authorization: `Bearer ${token}` } })])
-    body = await Promise.race([expired, r.body.text()])
-    status = r.statusCode
-  } catch (err) {
-    const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } }
-    if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-      throw new ArmError('unreachable', url, `${where}: GET ${url}: no answer within ${o.timeoutMs} ms — check aks.endpoint and the network path from the runner to Azure Resource Manager (proxy, firewall), or raise aks.timeoutMs`)
-    }
-    const code = e.code ?? e.cause?.code ?? 'request failed'
-    throw new ArmError('unreachable', url, `${where}: GET ${url}: ${code}: ${(e.cause?.message ?? e.message ?? '').split('\n')[0]} — check aks.endpoint, the network path from the runner and (for a private CA) CLOSEOUT_LOCAL_CA_FILE`)
-  }
-
-  if (status !== 200) {
-    const err = armErrorOf(body)
-    const why = `GET ${url} answered ${status}${err.text ? ` (${err.text})` : ''}`
-    if (status === 401) {
-      const fix = o.credential === 'default' ? 'sign in with an identity Azure accepts (az login, workload identity or a managed identity via DefaultAzureCredential) and rerun' : 'the static aks.credential.token was not accepted; set a valid one and rerun'
-      throw new ArmError('unauthorized', url, `${where}: ${why} — ${fix}`, 401, err.code)
-    }
-    if (status === 403) throw new ArmError('forbidden', url, `${where}: ${why} — grant the identity Reader on the AKS resource ${o.name} (or its resource group) and rerun`, 403, err.code)
-    if (status === 404) throw new ArmError('not-found', url, `${where}: ${why} — check aks.subscriptionId (AZURE_SUBSCRIPTION_ID), aks.resourceGroup and aks.name; the identity also needs Reader to see the cluster`, 404, err.code)
-    throw new ArmError('unreachable', url, `${where}: ${why} — Azure Resource Manager is not answering normally; retry later`, status, err.code)
-  }
-  let doc: { id?: string; name?: string; location?: string; properties?: { provisioningState?: string; powerState?: { code?: string }; kubernetesVersion?: string; currentKubernetesVersion?: string; fqdn?: string; privateFQDN?: string } }
-  try {
-    doc = JSON.parse(body) as typeof doc
+    doc = JSON.parse(r.text) as ClusterDoc
   } catch {
-    throw new ArmError('unreachable', url, `${where}: GET ${url} answered 200 with a non-JSON body — is ${o.endpoint} the Azure Resource Manager endpoint?`, status)
+    doc = undefined
   }
-  const p = doc.properties
-  if (!p?.provisioningState) throw new ArmError('unreachable', url, `${where}: GET ${url} answered 200 without properties.provisioningState — is ${o.endpoint} the Azure Resource Manager endpoint?`, status)
+  const p = doc?.properties
+  if (!doc || !p?.provisioningState) {
+    const fix = `check that aks.endpoint (${o.endpoint}) is the Azure Resource Manager endpoint, not a proxy or login page`
+    throw new ArmError({ kind: 'server-error', where, url, statusCode: r.status, message: `${where}: GET ${url} answered 200 ${doc ? 'without properties.provisioningState' : 'with a body that is not JSON'} — ${fix}`, fix })
+  }
   return {
     id: doc.id ?? '',
     name: doc.name ?? o.name,
@@ -137,8 +149,9 @@ export async function getManagedCluster(o: GetManagedClusterOptions): Promise<Ma
     fqdn: p.fqdn,
     privateFqdn: p.privateFQDN,
     url,
-    status,
+    status: r.status,
     auth,
     durationMs: Math.round(performance.now() - t0),
+    attempts: r.attempts,
   }
 }

@@ -1,5 +1,7 @@
 // Classifications, the decision they lead to, and what an operator must do before a retry.
 // Names come from the seeds (F3-4 plan DEC-237, E2-3 runbook, readiness reviews).
+import { AccessError, type AccessKind } from './access.ts'
+import type { AccessInit, Attempt } from './transport.ts'
 
 export const CLASSIFICATIONS = [
   'ENVIRONMENT_BLOCKED',
@@ -78,18 +80,31 @@ export class GateBlocked extends GateFailure {
 }
 
 /** A service closeout asks directly over REST (the image registry, Azure Resource Manager) could not
- * be asked: unreachable, 401, 403, not found. That is "could not check": ENVIRONMENT_BLOCKED. */
-export type ServiceAccessKind = 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found'
+ * be asked: unreachable, TLS, 401, 403, not found, throttled, failing. That is "could not check":
+ * an AccessError, classified ENVIRONMENT_BLOCKED. */
+export type ServiceAccessKind = AccessKind
 
-export class ServiceAccessError extends Error {
-  readonly kind: ServiceAccessKind
+/** The fields of an access error (helpers/transport.ts builds them); message ends with " — fix". */
+export type ServiceAccessInit = AccessInit
+
+/** The fix of a message written "what happened — what to do" (the positional constructors' form). */
+export function fixOf(message: string): string {
+  const i = message.lastIndexOf(' — ')
+  return i < 0 ? '' : message.slice(i + 3)
+}
+
+export class ServiceAccessError extends AccessError {
+  /** the URL asked, without secrets */
   readonly url: string
-  readonly statusCode?: number
-  constructor(kind: ServiceAccessKind, url: string, message: string, statusCode?: number) {
-    super(message)
+  /** every attempt when the call was retried (helpers/transport.ts retryTransient) */
+  readonly attempts?: Attempt[]
+  constructor(init: ServiceAccessInit)
+  constructor(kind: ServiceAccessKind, url: string, message: string, statusCode?: number)
+  constructor(kindOrInit: ServiceAccessKind | ServiceAccessInit, url?: string, message?: string, statusCode?: number) {
+    const init: ServiceAccessInit = typeof kindOrInit === 'string' ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: fixOf(message ?? ''), statusCode } : kindOrInit
+    super({ ...init, where: init.where || init.url || '' })
     this.name = 'ServiceAccessError'
-    this.kind = kind
-    this.url = url
-    this.statusCode = statusCode
+    this.url = init.url ?? init.where
+    if (init.attempts) this.attempts = init.attempts
   }
 }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { ensurePki, type Pki } from '../../fixtures/local-env/sim/pki.ts'
 import { startLaDouble } from '../../fixtures/local-env/la-double.ts'
 import { queryAzureMonitor, queryPrometheus, MonitorError } from '../../helpers/monitor.ts'
+import { AccessError } from '../../helpers/access.ts'
 
 const TOKEN = 'unit-secret-token-4711'
 const WS = '11111111-2222-4333-8444-555555555555'
@@ -46,7 +47,8 @@ async function caught(p: Promise<unknown>): Promise<MonitorError> {
   } catch (e) {
     expect(e).toBeInstanceOf(MonitorError)
     const m = e as MonitorError
-    expect(m.monitor).toBe(true)
+    expect(m).toBeInstanceOf(AccessError)
+    expect(m.classification).toBe('MONITORING_ACCESS_BLOCKED')
     expect(m.message).not.toContain(TOKEN)
     return m
   }
@@ -101,7 +103,8 @@ describe('queryAzureMonitor (real LogsQueryClient)', () => {
     delete process.env.CLOSEOUT_LOCAL_CA_FILE
     try {
       const e = await caught(az(doubleUrl))
-      expect(e.kind).toBe('unreachable')
+      expect(e.kind).toBe('tls')
+      expect(e.message).toMatch(/certificate is not trusted/)
       expect(e.message).toContain(doubleUrl)
     } finally {
       process.env.CLOSEOUT_LOCAL_CA_FILE = saved
@@ -125,25 +128,25 @@ describe('queryAzureMonitor (real LogsQueryClient)', () => {
     expect([e.kind, e.statusCode, e.code]).toEqual(['unauthorized', 401, 'AuthorizationRequiredError'])
   })
   test('unknown table → missing-table; unsupported KQL → bad-query; unknown workspace → missing-table', async () => {
-    expect((await caught(az(doubleUrl, { query: 'InsightsMetrics | take 1' }))).kind).toBe('missing-table')
+    expect((await caught(az(doubleUrl, { query: 'InsightsMetrics | take 1' }))).monitorKind).toBe('missing-table')
     const bad = await caught(az(doubleUrl, { query: 'AppMetrics | join (AppMetrics) on Name' }))
-    expect([bad.kind, bad.statusCode]).toEqual(['bad-query', 400])
-    expect((await caught(az(doubleUrl, { workspaceId: '99999999-2222-4333-8444-555555555555' }))).kind).toBe('missing-table')
+    expect([bad.kind, bad.monitorKind, bad.statusCode]).toEqual(['config', 'bad-query', 400])
+    expect((await caught(az(doubleUrl, { workspaceId: '99999999-2222-4333-8444-555555555555' }))).kind).toBe('not-found')
   })
-  test('a closed port → unreachable; no answer → timeout; 5xx → unreachable', async () => {
+  test('a closed port → unreachable; no answer → timeout; 5xx → server-error', async () => {
     const closed = await freePort()
     expect((await caught(az(`https://127.0.0.1:${closed}/v1`))).kind).toBe('unreachable')
     const hang = await https(() => undefined)
     const t = await caught(az(`https://127.0.0.1:${port(hang)}/v1`, { timeoutMs: 400 }))
-    expect(t.kind).toBe('timeout')
+    expect([t.kind, t.monitorKind]).toEqual(['unreachable', 'timeout'])
     const err = await https((_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ error: { code: 'ServiceUnavailable', message: 'try later' } }))
     })
-    const u = await caught(az(`https://127.0.0.1:${port(err)}/v1`))
-    expect([u.kind, u.statusCode]).toEqual(['unreachable', 503])
+    const u = await caught(az(`https://127.0.0.1:${port(err)}/v1`, { retry: { attempts: 1, baseDelayMs: 0, maxDelayMs: 0 } }))
+    expect([u.kind, u.statusCode]).toEqual(['server-error', 503])
   })
-  test('PartialFailure: partialTables are used and the partial error is noted', async () => {
+  test('PartialFailure: blocked by default (rows may be missing); with allowPartial the partialTables are used and the error noted', async () => {
     const s = await https((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(
@@ -153,7 +156,10 @@ describe('queryAzureMonitor (real LogsQueryClient)', () => {
         }),
       )
     })
-    const r = await az(`https://127.0.0.1:${port(s)}/v1`)
+    const blocked = await caught(az(`https://127.0.0.1:${port(s)}/v1`))
+    expect([blocked.kind, blocked.monitorKind]).toEqual(['server-error', 'partial'])
+    expect(blocked.message).toMatch(/partial result \(PartialError: some shards timed out\)/)
+    const r = await az(`https://127.0.0.1:${port(s)}/v1`, { allowPartial: true })
     expect(r.status).toBe('PartialFailure')
     expect(r.rows).toEqual([{ TimeGenerated: '2026-11-22T11:55:00.000Z', max_lag: 4 }])
     expect(r.partialError).toContain('PartialError')
@@ -195,12 +201,12 @@ describe('queryPrometheus', () => {
     expect((await caught(pq({ bearerToken: undefined }))).kind).toBe('unauthorized')
     const f = await caught(pq({ bearerToken: 'wrong' }))
     expect([f.kind, f.statusCode]).toEqual(['forbidden', 403])
-    expect((await caught(pq({ query: 'max(((' }))).kind).toBe('bad-query')
-    expect((await caught(pq({ query: 'boom' }))).kind).toBe('unreachable')
+    expect((await caught(pq({ query: 'max(((' }))).monitorKind).toBe('bad-query')
+    expect((await caught(pq({ query: 'boom' }))).kind).toBe('server-error')
     const closed = await freePort()
     const u = await caught(pq({ url: `http://127.0.0.1:${closed}` }))
     expect(u.kind).toBe('unreachable')
     expect(u.message).toContain(`127.0.0.1:${closed}`)
-    expect((await caught(pq({ query: 'hang', timeoutMs: 300 }))).kind).toBe('timeout')
+    expect((await caught(pq({ query: 'hang', timeoutMs: 300 }))).message).toMatch(/no answer within 300 ms/)
   })
 })
