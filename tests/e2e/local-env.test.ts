@@ -130,7 +130,7 @@ describe('local environment', { timeout: 300_000 }, () => {
   test('the API through its pod port: a seeded tx is 200 with the full record, an unknown id 404; no PII in its log line', async () => {
     const ok = await getTx('tx-seed-001')
     expect(ok.status).toBe(200)
-    expect(Object.keys(ok.body).sort()).toEqual(['amount', 'amount_signed', 'data_lag_sec', 'entry_type', 'event_time', 'related_id', 'related_type', 'tx_id', 'version', 'wallet_id'])
+    expect(Object.keys(ok.body).sort()).toEqual(['amount', 'amount_signed', 'amount_value', 'data_lag_sec', 'entry_type', 'event_time', 'memo', 'related_id', 'related_type', 'tx_id', 'version', 'wallet_id'])
     expect(ok.body.tx_id).toBe('tx-seed-001')
     const nf = await getTx(`tx-unknown-${Date.now()}`)
     expect(nf).toEqual({ status: 404, body: { detail: 'not found' } })
