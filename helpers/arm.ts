@@ -85,7 +85,6 @@ function armContext(o: GetManagedClusterOptions, where: string): ServiceContext 
     where,
     urlKey: 'aks.endpoint',
     timeoutKey: 'aks.timeoutMs',
-    caKey: 'CLOSEOUT_LOCAL_CA_FILE',
     fixes: {
       unauthorized: o.credential === 'default' ? 'sign in with an identity Azure accepts (az login, workload identity or a managed identity via DefaultAzureCredential) and rerun' : 'the static aks.credential.token was not accepted; set a valid one and rerun',
       forbidden: `grant the identity Reader on the AKS resource ${o.name} (or its resource group) and rerun`,

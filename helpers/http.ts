@@ -88,7 +88,6 @@ function apiContext(url: string, via?: string): ServiceContext {
     where: `the API at ${u.origin}${via ? ` (${via})` : ''}`,
     urlKey: via?.startsWith('port-forward') ? 'api.service / api.port (the port-forward)' : 'api.baseUrl',
     timeoutKey: 'api.timeoutMs',
-    caKey: 'CLOSEOUT_LOCAL_CA_FILE',
   }
 }
 

@@ -114,7 +114,6 @@ function azureContext(o: AzureMonitorQuery, where: string): ServiceContext {
     where,
     urlKey: 'monitoring.azureMonitor.endpoint',
     timeoutKey: 'monitoring.timeoutMs',
-    caKey: 'CLOSEOUT_LOCAL_CA_FILE',
     classification: 'MONITORING_ACCESS_BLOCKED',
     fixes: {
       unauthorized: 'the credential was not accepted; sign in (az login / workload identity) and rerun',

@@ -111,7 +111,7 @@ function fixesFor(s: Session): ServiceContext['fixes'] {
 }
 
 function contextFor(s: Session, step: string): ServiceContext {
-  return { where: `${s.where}: ${step}`, urlKey: 'consumer.registry.url', timeoutKey: 'consumer.registry.timeoutMs', caKey: 'CLOSEOUT_LOCAL_CA_FILE', fixes: fixesFor(s) }
+  return { where: `${s.where}: ${step}`, urlKey: 'consumer.registry.url', timeoutKey: 'consumer.registry.timeoutMs', fixes: fixesFor(s) }
 }
 
 const makeRegistryError = (init: ServiceAccessInit) => new RegistryError(init)
