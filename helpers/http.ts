@@ -80,12 +80,14 @@ export interface HttpRequestOptions {
   observer?: CallObserver
   /** for messages and the observer: how the request reaches the service */
   via?: string
+  /** what is asked, for messages (default "the API") */
+  name?: string
 }
 
-function apiContext(url: string, via?: string): ServiceContext {
+function apiContext(url: string, via?: string, name = 'the API'): ServiceContext {
   const u = new URL(url)
   return {
-    where: `the API at ${u.origin}${via ? ` (${via})` : ''}`,
+    where: `${name} at ${u.origin}${via ? ` (${via})` : ''}`,
     urlKey: via?.startsWith('port-forward') ? 'api.service / api.port (the port-forward)' : 'api.baseUrl',
     timeoutKey: 'api.timeoutMs',
   }
@@ -128,7 +130,7 @@ export async function httpRequest(url: string, opts: HttpRequestOptions): Promis
     caFile: opts.caFile,
     maxBodyBytes: opts.maxBodyBytes,
     maxRedirects: opts.maxRedirects,
-    service: apiContext(url, opts.via),
+    service: apiContext(url, opts.via, opts.name),
     makeError: (init) => new HttpAccessError(init),
     call: { kind: 'http', target: `${safeUrl(url)}${opts.via ? ` (${opts.via})` : ''}` },
     observer: opts.observer,
