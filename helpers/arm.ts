@@ -8,7 +8,7 @@
 import type { TokenCredential } from '@azure/identity'
 import type { CallObserver } from './access.ts'
 import { getEntraToken } from './entra.ts'
-import { ServiceAccessError, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
+import { ServiceAccessError, fixOf, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
 import { send, accessErrorOf, DEFAULT_RETRY, type Attempt, type RetryBudget, type ServiceContext } from './transport.ts'
 import type { AksProfile } from './profile.ts'
 
@@ -99,7 +99,7 @@ async function armToken(o: GetManagedClusterOptions, url: string, where: string)
   if (o.credential !== 'default') return { token: o.credential.token, auth: 'static token' }
   const token = await getEntraToken(ARM_SCOPE, { credential: o.entraCredential, timeoutMs: o.timeoutMs }).catch((e: unknown) => {
     const msg = (e as Error).message
-    throw new ArmError({ kind: 'unauthorized', where, url, message: `${where}: ${msg}`, fix: msg.slice(msg.lastIndexOf(' — ') + 3) })
+    throw new ArmError({ kind: 'unauthorized', where, url, message: `${where}: ${msg}`, fix: fixOf(msg) })
   })
   return { token, auth: 'entra-id' }
 }

@@ -9,7 +9,7 @@
 //   long, non-JSON where JSON is expected): the gate's own failure (SMOKE_FAILED for the smoke gates,
 //   IDEMPOTENCY_FAILED for idempotency) — HttpResponseError, a GateFailure without a class of its own.
 import { AccessError, type CallObserver } from './access.ts'
-import { GateFailure } from './classification.ts'
+import { GateFailure, fixOf } from './classification.ts'
 import { parseWithTwin, sha256Hex } from './canonical.ts'
 import { isoNow, type GateEvidence } from './evidence.ts'
 import { safeUrl, send, DEFAULT_MAX_BODY_BYTES, type AccessInit, type ServiceContext, type TransportResponse } from './transport.ts'
@@ -47,7 +47,7 @@ export class HttpAccessError extends AccessError {
   constructor(url: string, code: string, message: string)
   constructor(urlOrInit: string | (AccessInit & { code?: string }), code?: string, message?: string) {
     const init: AccessInit & { code?: string } =
-      typeof urlOrInit === 'string' ? { kind: 'unreachable', where: urlOrInit, url: urlOrInit, message: message ?? '', fix: message?.slice(message.lastIndexOf(' — ') + 3) ?? '', code } : urlOrInit
+      typeof urlOrInit === 'string' ? { kind: 'unreachable', where: urlOrInit, url: urlOrInit, message: message ?? '', fix: fixOf(message ?? ''), code } : urlOrInit
     super(init)
     this.name = 'HttpAccessError'
     this.url = safeUrl(init.url ?? init.where)

@@ -8,6 +8,7 @@ import { LogsQueryClient, LogsQueryResultStatus, type LogsTable } from '@azure/m
 import { DefaultAzureCredential } from '@azure/identity'
 import type { TokenCredential } from '@azure/identity'
 import { AccessError, type AccessKind, type CallObserver } from './access.ts'
+import { fixOf } from './classification.ts'
 import {
   accessErrorOf,
   describeNetworkError,
@@ -54,7 +55,7 @@ export class MonitorError extends AccessError {
   constructor(kindOrInit: MonitorErrorKind | (AccessInit & { monitorKind?: MonitorErrorKind; code?: string }), message?: string, statusCode?: number, code?: string) {
     const init =
       typeof kindOrInit === 'string'
-        ? { kind: ACCESS_KIND[kindOrInit], monitorKind: kindOrInit, where: '', message: message ?? '', fix: message?.slice(message.lastIndexOf(' — ') + 3) ?? '', statusCode, code }
+        ? { kind: ACCESS_KIND[kindOrInit], monitorKind: kindOrInit, where: '', message: message ?? '', fix: fixOf(message ?? ''), statusCode, code }
         : kindOrInit
     super({ ...init, classification: 'MONITORING_ACCESS_BLOCKED' })
     this.name = 'MonitorError'

@@ -9,7 +9,7 @@
 import type { TokenCredential } from '@azure/identity'
 import type { CallObserver } from './access.ts'
 import { getEntraToken } from './entra.ts'
-import { ServiceAccessError, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
+import { ServiceAccessError, fixOf, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
 import { agentFor as transportAgentFor, send, safeUrl, DEFAULT_RETRY, type Attempt, type RetryBudget, type ServiceContext, type TransportResponse } from './transport.ts'
 import type { RegistryProfile } from './profile.ts'
 
@@ -177,7 +177,7 @@ async function acrBearer(s: Session): Promise<{ bearer: string; auth: TagList['a
   } else {
     entraToken = await getEntraToken(ACR_ENTRA_SCOPE, { credential: o.entraCredential, timeoutMs: o.timeoutMs }).catch((e: unknown) => {
       const msg = (e as Error).message
-      throw new RegistryError({ kind: 'unauthorized', where: s.where, url: s.base, message: `${s.where}: ${msg}`, fix: msg.slice(msg.lastIndexOf(' — ') + 3) })
+      throw new RegistryError({ kind: 'unauthorized', where: s.where, url: s.base, message: `${s.where}: ${msg}`, fix: fixOf(msg) })
     })
     auth = 'entra-id exchange'
   }

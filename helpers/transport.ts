@@ -380,10 +380,11 @@ async function attemptOnce(o: TransportRequest): Promise<Omit<TransportResponse,
   let url = o.url
   let method = o.method ?? 'GET'
   let headers = o.headers
+  let body = o.body
   return withDeadline(o.timeoutMs, async (signal) => {
     for (;;) {
       seen.add(url)
-      const hop = await exchange(url, { ...o, headers, method: method as 'GET' }, method, signal)
+      const hop = await exchange(url, { ...o, headers, body, method: method as 'GET' }, method, signal)
       const location = o.maxRedirects && hop.status >= 300 && hop.status < 400 ? hop.headers.location : undefined
       const done = (redirectStop?: 'loop' | 'limit') => ({ url: safeUrl(url), status: hop.status, headers: hop.headers, body: hop.body, text: hop.body.toString('utf8'), bytesRead: hop.bytesRead, truncated: hop.truncated, redirects, ...(redirectStop ? { redirectStop } : {}) })
       if (!location) return done()
@@ -393,7 +394,10 @@ async function attemptOnce(o: TransportRequest): Promise<Omit<TransportResponse,
       if (redirects.length > (o.maxRedirects ?? 0)) return done('limit')
       // a credential is for the origin it was given to, never for the one a redirect names
       if (new URL(next).origin !== new URL(url).origin && headers) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'))
-      if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) method = 'GET'
+      if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) {
+        method = 'GET'
+        body = undefined
+      }
       url = next
     }
   })
