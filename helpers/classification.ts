@@ -1,7 +1,7 @@
 // Classifications, the decision they lead to, and what an operator must do before a retry.
 // Names come from the seeds (F3-4 plan DEC-237, E2-3 runbook, readiness reviews).
 import { AccessError, type AccessKind } from './access.ts'
-import type { AccessInit, Attempt } from './transport.ts'
+import { safeUrl, type AccessInit, type Attempt } from './transport.ts'
 
 export const CLASSIFICATIONS = [
   'ENVIRONMENT_BLOCKED',
@@ -104,7 +104,7 @@ export class ServiceAccessError extends AccessError {
     const init: ServiceAccessInit = typeof kindOrInit === 'string' ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: fixOf(message ?? ''), statusCode } : kindOrInit
     super({ ...init, where: init.where || init.url || '' })
     this.name = 'ServiceAccessError'
-    this.url = init.url ?? init.where
+    this.url = init.url ? safeUrl(init.url) : init.where
     if (init.attempts) this.attempts = init.attempts
   }
 }
