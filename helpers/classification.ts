@@ -1,7 +1,8 @@
 // Classifications, the decision they lead to, and what an operator must do before a retry.
 // Names come from the seeds (F3-4 plan DEC-237, E2-3 runbook, readiness reviews).
 import { AccessError, type AccessKind } from './access.ts'
-import { safeUrl, type AccessInit, type Attempt } from './transport.ts'
+import { safeUrl } from './safe-url.ts'
+import type { AccessInit, Attempt } from './transport.ts'
 
 export const CLASSIFICATIONS = [
   'ENVIRONMENT_BLOCKED',

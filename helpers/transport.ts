@@ -12,6 +12,7 @@ import { Agent as HttpsAgent } from 'node:https'
 import { getCACertificates, rootCertificates } from 'node:tls'
 import { readFileSync } from 'node:fs'
 import { AccessError, type AccessKind, type CallInfo, type CallObserver } from './access.ts'
+import { safeUrl } from './safe-url.ts'
 
 // ---------------------------------------------------------------- CA and agents
 
@@ -84,22 +85,7 @@ export async function withDeadline<T>(timeoutMs: number, work: (signal: AbortSig
 
 // ---------------------------------------------------------------- secrets out of URLs
 
-/** Query parameters whose values are safe to show (paging, api-version, PromQL ranges, token scope). */
-const SAFE_QUERY = new Set(['api-version', 'n', 'last', 'step', 'start', 'end', 'service', 'scope', 'query', 'timeout'])
-
-/** A URL as messages and evidence show it: no user:password, no query value that could be a key. */
-export function safeUrl(url: string | URL): string {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    return String(url).replace(/\?.*$/, '?…')
-  }
-  u.username = ''
-  u.password = ''
-  for (const k of [...u.searchParams.keys()]) if (!SAFE_QUERY.has(k.toLowerCase())) u.searchParams.set(k, 'REDACTED')
-  return u.toString()
-}
+export { safeUrl } from './safe-url.ts'
 
 // ---------------------------------------------------------------- error mapping
 
