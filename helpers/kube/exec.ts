@@ -134,19 +134,20 @@ class ExecStream {
 
   /** at the deadline: a ping answered in time means the stream is alive and the command hangs */
   checkAlive(): void {
-    let alive = false
+    const grace = setTimeout(() => {
+      this.settle?.({ how: 'deadline', alive: false })
+      this.kill()
+    }, PING_GRACE_MS)
     this.ws.once('pong', () => {
-      alive = true
+      clearTimeout(grace)
+      this.settle?.({ how: 'deadline', alive: true })
+      this.kill()
     })
     try {
       this.ws.ping()
     } catch {
-      /* the socket is gone: not alive */
+      /* the socket is gone: the grace timer reports it as not alive */
     }
-    setTimeout(() => {
-      this.settle?.({ how: 'deadline', alive })
-      this.kill()
-    }, PING_GRACE_MS).unref()
   }
 
   kill(): void {
