@@ -131,9 +131,22 @@ export class KubeTransport {
       body = JSON.stringify(req.body)
       headers['content-type'] = req.contentType ?? 'application/json'
     }
-    const res = await request(this.url(req), { method: req.method, headers, body, signal, dispatcher: this.dispatcherFor(auth) })
+    const res = await this.requestOnce(req, { method: req.method, headers, body, signal, dispatcher: this.dispatcherFor(auth) })
     const text = await res.body.text()
     return { status: res.statusCode, body: this.check<T>(res.statusCode, String(res.headers['content-type'] ?? ''), text, req, namespace) }
+  }
+
+  /** A pooled connection the server closed while idle (its keep-alive timeout, seen late when the
+   * event loop was busy) fails at once with "other side closed": an idempotent call is sent once more
+   * on a fresh connection. POST (create) is never resent. */
+  private async requestOnce(req: KubeRequest, opts: { method: KubeRequest['method']; headers: Record<string, string>; body?: string; signal: AbortSignal; dispatcher: Dispatcher }): Promise<Dispatcher.ResponseData<unknown>> {
+    try {
+      return await request(this.url(req), opts)
+    } catch (e) {
+      const code = (e as { code?: string })?.code
+      if (req.method === 'POST' || (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') || opts.signal.aborted) throw e
+      return request(this.url(req), opts)
+    }
   }
 
   private check<T>(status: number, contentType: string, text: string, req: KubeRequest, namespace?: string): T {

@@ -79,6 +79,34 @@ describe('observe(), readOnly() and mutations() against a tiny API server', () =
     expect(seen.slice(-1)[0]).toBe('PATCH /apis/apps/v1/namespaces/ns/deployments/web/scale')
     kube.close()
   })
+  test('a pooled connection the server drops as the next request arrives is retried for a GET, never for a create', async () => {
+    // like a server's keep-alive timeout firing while the client was busy (a spawnSync): the reused socket ends
+    const perSocket = new WeakMap<object, number>()
+    const flaky = createServer((q, s) => {
+      const n = (perSocket.get(q.socket) ?? 0) + 1
+      perSocket.set(q.socket, n)
+      if (n > 1) return q.socket.destroy()
+      s.writeHead(200, { 'content-type': 'application/json' })
+      s.end(JSON.stringify({ kind: 'Deployment', metadata: { name: 'web' } }))
+    })
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r))
+    const fk = new k8s.KubeConfig()
+    fk.loadFromOptions({ clusters: [{ name: 'c', server: `http://127.0.0.1:${(flaky.address() as { port: number }).port}`, skipTLSVerify: true }], users: [{ name: 'u', token: 't' }], contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }], currentContext: 'ctx' })
+    const kube = new Kube(fk, { namespace: 'ns' })
+    try {
+      const idle = () => new Promise((r) => setTimeout(r, 20)) // the socket is back in the pool
+      await kube.readDeployment('web')
+      await idle()
+      await expect(kube.readDeployment('web')).resolves.toMatchObject({ metadata: { name: 'web' } })
+      await idle()
+      await expect(kube.readDeployment('web')).resolves.toMatchObject({ metadata: { name: 'web' } })
+      await idle()
+      await expect(kube.mutations().createDeployment({ metadata: { name: 'web' } })).rejects.toBeInstanceOf(AccessError)
+    } finally {
+      kube.close()
+      await new Promise((r) => flaky.close(r))
+    }
+  })
   test('an observer that throws does not change the call', async () => {
     const kube = new Kube(kc, { namespace: 'ns' }).observe(() => {
       throw new Error('observer broke')
