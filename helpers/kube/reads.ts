@@ -59,6 +59,12 @@ export class KubeReads {
     return new Ctor(this.kc, { namespace: this.namespace, timeoutMs: this.timeoutMs }, { shared: this.shared, observer })
   }
 
+  /** A view with its own per-call deadline (e.g. a small budget for diagnostics), sharing the rest. */
+  withTimeout(timeoutMs: number): this {
+    const Ctor = this.constructor as new (kc: k8s.KubeConfig, o: { namespace: string; timeoutMs?: number }, i: { shared: KubeShared; observer?: CallObserver }) => this
+    return new Ctor(this.kc, { namespace: this.namespace, timeoutMs }, { shared: this.shared, observer: this.observer })
+  }
+
   /** The same client without any mutating method (a read-only gate gets this). */
   readOnly(): KubeReads {
     return new KubeReads(this.kc, { namespace: this.namespace, timeoutMs: this.timeoutMs }, { shared: this.shared, observer: this.observer })
