@@ -169,7 +169,7 @@ export function describeBadBody(got: string, ctx: KubeErrorContext, status?: num
   const fix = html
     ? "check the kubeconfig's server address: it must be the API server itself, not a web proxy, gateway or SSO page (set NO_PROXY for it if a proxy intercepts)"
     : "check the kubeconfig's server address points at a Kubernetes API server (not another service on that port), then rerun"
-  return { kind: 'server-error', code: status, fix, message: `${server} answered ${status ?? ''} with ${what}${during}; ${fix}`.replace(/answered {2}/, 'answered ') }
+  return { kind: 'server-error', code: status, fix, message: `${server} answered${status === undefined ? '' : ` ${status}`} with ${what}${during}; ${fix}` }
 }
 
 /** Network-level failures (no HTTP status): TLS, DNS, refused, reset, no answer. */

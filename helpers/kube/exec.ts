@@ -207,6 +207,8 @@ async function connect(k: KubeReads, t: ExecTarget, o: ExecOptions, connectMs: n
   const url = `${base}/api/v1/namespaces/${encodeURIComponent(t.namespace)}/pods/${encodeURIComponent(t.pod)}/exec?${q}`
   return new Promise<WebSocket>((resolve, reject) => {
     const tls = { ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized, servername: auth.servername }
+    // auth.agent is client-node's cached https.Agent for this cluster+user: its TLS session cache makes
+    // every exec after the first a resumed handshake (typed `unknown` there, an http(s).Agent at runtime)
     const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], { headers: auth.headers, ...tls, agent: auth.agent as never, perMessageDeflate: false })
     let settled = false
     const done = (fn: () => void) => {

@@ -118,9 +118,10 @@ export class KubeTransport {
     if (e instanceof KubeAccessError || e instanceof KubeConfigError || e instanceof KubeApiError) return e
     const access = toKubeAccessError(e, this.ctx(req, namespace))
     if (access) return access
-    // not an access failure and not an answer: still never a raw TypeError text in a reason
-    const c: KubeErrorClass = classifyKubeError(e, this.ctx(req, namespace))
-    return new KubeAccessError({ kind: 'server-error', message: `the call to API server ${this.server} failed (${req.what}): ${c.message}`, fix: 'rerun; if it persists, check the API server with kubectl' }, this.server, e)
+    // not an access failure and not an answer we could read: still never a raw TypeError text in a reason
+    const detail = e instanceof TypeError || e instanceof RangeError ? 'an answer the client could not read' : classifyKubeError(e, this.ctx(req, namespace)).message
+    const fix = 'rerun; if it persists, compare with kubectl against the same server'
+    return new KubeAccessError({ kind: 'server-error', message: `the call to API server ${this.server} failed (${req.what}): ${detail}; ${fix}`, fix }, this.server, e)
   }
 
   private async exchange<T>(req: KubeRequest, signal: AbortSignal, namespace?: string): Promise<KubeResponse<T>> {
