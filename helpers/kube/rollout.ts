@@ -1,7 +1,7 @@
 // `kubectl rollout status` on a watch (facts §5): kubectl's status logic on the deployment's events,
 // the deadline ends it ("timed out waiting for the condition").
 import * as k8s from '@kubernetes/client-node'
-import { toKubeAccessError } from './errors.ts'
+import { KubeAccessError, cleanText, toKubeAccessError } from './errors.ts'
 import { kubectlRolloutLine } from './kubectl-line.ts'
 import type { KubeReads } from './reads.ts'
 
@@ -30,6 +30,12 @@ export function deploymentRolloutStatus(d: k8s.V1Deployment): RolloutStatus {
   return { done: false, message: 'Waiting for deployment spec update to be observed...' }
 }
 
+function silentWatch(k: KubeReads, deployment: string, timeoutMs: number, lastError: unknown): KubeAccessError {
+  const why = lastError ? ` (last error: ${cleanText((lastError as Error)?.message ?? String(lastError), 120)})` : ' (no event, no error: the stream stayed silent or was not a watch stream)'
+  const fix = 'check that the API server (and any proxy in front of it) serves watch streams (kubectl rollout status against it), then rerun'
+  return new KubeAccessError({ kind: 'unreachable', fix, message: `the watch on deployment ${deployment} in ${k.namespace} from API server ${k.server} delivered no event within ${timeoutMs} ms${why}; the rollout state is unknown; ${fix}` }, k.server, lastError)
+}
+
 /** watch failures in a row before the wait gives up as "could not check" (5xx, dropped streams) */
 const MAX_WATCH_FAILURES = 5
 
@@ -43,6 +49,8 @@ export async function waitForRollout(k: KubeReads, deployment: string, opts: { t
   const what = `watch deployment ${deployment} in ${k.namespace}`
   let st: RolloutStatus = { done: false, message: `Waiting for deployment "${deployment}" to be seen...` }
   let failures = 0
+  let seen = false
+  let lastError: unknown
   return new Promise<RolloutResult>((resolve, reject) => {
     let ctl: AbortController | undefined
     let settled = false
@@ -58,9 +66,15 @@ export async function waitForRollout(k: KubeReads, deployment: string, opts: { t
     }
     const settle = (r: RolloutResult) => finish(() => resolve(r))
     const fail = (e: unknown) => finish(() => reject(toKubeAccessError(e, { server: k.server, context: k.contextName, namespace: k.namespace, what, verb: 'watch', resource: 'deployments' }) ?? e))
-    const timer = setTimeout(() => settle({ done: false, error: `timed out waiting for the condition (${Math.round(opts.timeoutMs / 1000)}s): ${st.message}`, last: st.message }), opts.timeoutMs)
+    const timer = setTimeout(() => {
+      // a watch that never delivered the deployment says nothing about the rollout: could not check
+      if (!seen) return finish(() => reject(silentWatch(k, deployment, opts.timeoutMs, lastError)))
+      settle({ done: false, error: `timed out waiting for the condition (${Math.round(opts.timeoutMs / 1000)}s): ${st.message}`, last: st.message })
+    }, opts.timeoutMs)
     const onEvent = (type: string, obj: k8s.V1Deployment) => {
       failures = 0
+      seen = true
+      eventsThisWatch++
       if (type === 'DELETED') return settle({ done: false, error: `deployment "${deployment}" has been deleted`, last: st.message })
       if (type !== 'ADDED' && type !== 'MODIFIED') return // BOOKMARK; ERROR (410) ends the stream and we watch again
       st = deploymentRolloutStatus(obj)
@@ -72,15 +86,21 @@ export async function waitForRollout(k: KubeReads, deployment: string, opts: { t
       if (settled) return
       const code = (err as { statusCode?: number })?.statusCode
       if (code === 401 || code === 403 || code === 404) return fail(Object.assign(new Error(`watch deployments: HTTP ${code}`), { statusCode: code }))
+      if (err) lastError = err
       if (err && ++failures >= MAX_WATCH_FAILURES) return fail(err)
-      // the server ended the watch (timeoutSeconds, restart) or it broke: watch again until the deadline
-      retry = setTimeout(() => void start().catch(fail), err ? 500 : 0)
+      // the server ended the watch (timeoutSeconds, restart) or it broke: watch again until the deadline,
+      // at once after a watch that delivered events, after a pause when it broke or said nothing (an
+      // HTML page ends "cleanly" with no event: no tight loop against that server)
+      const pause = err || !eventsThisWatch ? 500 : 0
+      retry = setTimeout(() => void start().catch(fail), pause)
     }
-    const start = (): Promise<void> =>
-      new k8s.Watch(k.kc).watch(path, { fieldSelector: `metadata.name=${deployment}`, allowWatchBookmarks: true }, onEvent, onDone).then((c) => {
-        ctl = c
-        if (settled) c.abort()
-      })
+    let eventsThisWatch = 0
+    const start = async (): Promise<void> => {
+      eventsThisWatch = 0
+      const c = await new k8s.Watch(k.kc).watch(path, { fieldSelector: `metadata.name=${deployment}`, allowWatchBookmarks: true }, onEvent, onDone)
+      ctl = c
+      if (settled) c.abort()
+    }
     start().catch(fail)
   })
 }

@@ -161,6 +161,33 @@ describe('connections that fail before any answer', { timeout: BOUND_MS }, () =>
   })
 })
 
+describe('rollout waits on a watch that says nothing', { timeout: BOUND_MS }, () => {
+  const deployment = { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'web', generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 1 } }
+  test('a watch answered with an HTML page → unreachable at the deadline, not "timed out waiting for the condition"', async () => {
+    scenario = (q, s) => {
+      if (!q.url?.includes('watch=true')) return json(s, 200, deployment)
+      s.writeHead(200, { 'content-type': 'text/html' })
+      s.end('<html><body>Sign in</body></html>')
+    }
+    const e = await expectBlocked(kubeFor('watch-html').waitForRollout('web', { timeoutMs: 600 }), 'unreachable')
+    expect(e.message).toMatch(/the watch on deployment web in txlookup from API server .* delivered no event within 600 ms/)
+  })
+  test('a watch that never sends a byte → unreachable at the deadline', async () => {
+    scenario = (q, s) => (q.url?.includes('watch=true') ? void silent.add(q.socket) : json(s, 200, deployment))
+    await expectBlocked(kubeFor('watch-silent').waitForRollout('web', { timeoutMs: 600 }), 'unreachable')
+  })
+  test('a watch that delivers the deployment but it never finishes is a result (the rollout is not done), not an access error', async () => {
+    scenario = (q, s) => {
+      if (!q.url?.includes('watch=true')) return json(s, 200, deployment)
+      s.writeHead(200, { 'content-type': 'application/json' })
+      s.write(JSON.stringify({ type: 'ADDED', object: deployment }) + '\n')
+      silent.add(q.socket)
+    }
+    const r = await kubeFor('watch-stuck').waitForRollout('web', { timeoutMs: 600 })
+    expect(r).toMatchObject({ done: false, error: expect.stringContaining('timed out waiting for the condition'), last: 'Waiting for deployment spec update to be observed...' })
+  })
+})
+
 describe('exec credential plugins', { timeout: BOUND_MS }, () => {
   const execUser = (command: string, args: string[]) => ({ exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command, args, interactiveMode: 'Never' } })
   test('a plugin that fails → unauthorized naming the plugin command and its stderr', async () => {
