@@ -17,6 +17,7 @@
 //    server broke the protocol: KubeExecError of kind server-error, partial output attached.
 import WebSocket from 'ws'
 import type { IncomingMessage } from 'node:http'
+import { StringDecoder } from 'node:string_decoder'
 import { isoNow } from '../evidence.ts'
 import { KubeAccessError, KubeExecError, KubeTimeoutError, cleanText, describeBadBody, describeHttpStatus, toKubeAccessError, type KubeAccessKind, type KubeErrorClass } from './errors.ts'
 import { kubectlExecLine } from './kubectl-line.ts'
@@ -87,6 +88,9 @@ type Ended =
 class ExecStream {
   stdout = ''
   stderr = ''
+  // a UTF-8 character split across two frames is decoded whole
+  private readonly outDecoder = new StringDecoder('utf8')
+  private readonly errDecoder = new StringDecoder('utf8')
   status?: Status
   private readonly ws: WebSocket
   private settle?: (e: Ended) => void
@@ -111,8 +115,8 @@ class ExecStream {
     if (!isBinary || !Buffer.isBuffer(data) || data.length < 1) return // v5 data is binary; empty = handshake frame
     const ch = data[0]
     const payload = data.subarray(1)
-    if (ch === 1) this.stdout += payload.toString('utf8')
-    else if (ch === 2) this.stderr += payload.toString('utf8')
+    if (ch === 1) this.stdout += this.outDecoder.write(payload)
+    else if (ch === 2) this.stderr += this.errDecoder.write(payload)
     else if (ch === 3 && !this.status) {
       const s = parseStatusFrame(payload)
       if (!s) {
@@ -125,6 +129,12 @@ class ExecStream {
       this.ws.close(1000) // like client-node: the status is the last frame, we close (in the background)
     }
     // 255 (close stream) and unknown channels are ignored, as kubectl does
+  }
+
+  /** once, when the stream has ended: bytes of an incomplete last character */
+  flush(): void {
+    this.stdout += this.outDecoder.end()
+    this.stderr += this.errDecoder.end()
   }
 
   sendStdin(stdin: Buffer): void {
@@ -295,6 +305,7 @@ export async function runExec(k: KubeReads, o: ExecOptions): Promise<ExecResult>
   const ended = await stream.ended
   clearTimeout(timer)
   if (ended.how !== 'status') stream.kill()
+  stream.flush()
   const error = judge(k, target, stream, ended, timeoutMs)
   return {
     command: o.command,

@@ -207,6 +207,17 @@ describe('exec credential plugins', { timeout: BOUND_MS }, () => {
 })
 
 describe('exec streams that break', { timeout: BOUND_MS }, () => {
+  test('a healthy exec: output split mid-character across frames is decoded whole; the exit code from the status', async () => {
+    scenario = deploymentWithPod()
+    const euro = Buffer.from('price: 5€\n')
+    wsScenario = (ws) => {
+      ws.send(Buffer.concat([Buffer.from([1]), euro.subarray(0, 9)])) // "price: 5" + the first byte of €
+      ws.send(Buffer.concat([Buffer.from([1]), euro.subarray(9)]))
+      ws.send(frame(3, JSON.stringify({ metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } })))
+    }
+    const r = await kubeFor('ws-ok').execInPod({ deployment: 'web', container: 'app', command: ['sh', '-c', 'exit 3'] })
+    expect(r).toMatchObject({ exitCode: 3, stdout: 'price: 5€\n', target: { pod: 'web-1', container: 'app' } })
+  })
   test('a malformed status frame on channel 3 → server-error, output so far kept, no unhandled error', async () => {
     scenario = deploymentWithPod()
     wsScenario = (ws) => {
