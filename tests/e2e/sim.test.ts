@@ -412,10 +412,10 @@ describe('access failures are classified and name the server', () => {
     expect(c.kind).toBe('unreachable')
     expect(c.message).toContain(url)
   })
-  test('a CA that did not sign the server certificate: unreachable (TLS), naming the URL', async () => {
+  test('a CA that did not sign the server certificate: a tls access error, naming the URL', async () => {
     const other = ensurePki(join(dir, 'other-pki'))
     const c = classifyKubeError(await kubeWith(ADMIN, sim.url, readFileSync(other.caCert, 'utf8')).listPods().catch((e: unknown) => e))
-    expect(c.kind).toBe('unreachable')
+    expect(c.kind).toBe('tls')
     expect(c.message).toContain(sim.url)
   })
   test('kubeconfig: a missing file and an unknown context are KubeConfigErrors that say what to do', () => {
