@@ -5,7 +5,7 @@ import { describe, test, expect, beforeAll, afterAll } from 'vitest'
 import { readFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { verifyManifest } from '../../helpers/decision.ts'
+import { verifyManifest } from '../../helpers/bundle.ts'
 import { ROOT, envUp, runGates, outcome, type SuiteRun } from './_run.ts'
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')

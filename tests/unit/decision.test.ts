@@ -2,7 +2,8 @@ import { describe, test, expect, beforeEach } from 'vitest'
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { decide, finalizeRun, verifyManifest, EXIT_CODES } from '../../helpers/decision.ts'
+import { decide, EXIT_CODES } from '../../helpers/decision.ts'
+import { finalizeRun, verifyManifest } from '../../helpers/bundle.ts'
 import { writeRunInfo, writeGateResult, bundleDir, type GateResult, type RunInfo } from '../../helpers/run-state.ts'
 
 describe('decision', () => {
