@@ -3,6 +3,7 @@
 import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
 import { pathToFileURL, fileURLToPath } from 'node:url'
+import { existsSync, readFileSync } from 'node:fs'
 
 const root = fileURLToPath(new URL('.', import.meta.url))
 // native import (not bundled into the config) so specs and helpers share one module graph
@@ -24,6 +25,10 @@ class RunbookOrderSequencer extends BaseSequencer {
 }
 
 const reports = process.env.CLOSEOUT_REPORTS_DIR || `${root}reports`
+// the run, as bin/test.ts resolved it (run.json is the one channel; nothing else comes through env)
+const runState = (await import(pathToFileURL(`${root}helpers/run-state.ts`).href)) as typeof import('./helpers/run-state.ts')
+const runFile = runState.runFileFromEnv()
+const run = runFile && existsSync(runFile) ? (JSON.parse(readFileSync(runFile, 'utf8')) as import('./helpers/run-state.ts').RunInfo) : undefined
 
 export default defineConfig({
   test: {
@@ -47,18 +52,17 @@ export default defineConfig({
           resultsDir: `${reports}/allure-results`,
           reportMatchers: false,
           environmentInfo: {
-            target: process.env.CLOSEOUT_TARGET_NAME ?? '',
-            target_file: process.env.CLOSEOUT_TARGET ?? '',
-            cluster_context: process.env.CLOSEOUT_CONTEXT ?? '',
-            namespace: process.env.CLOSEOUT_NAMESPACE ?? '',
-            run_id: process.env.CLOSEOUT_RUN_ID ?? '',
-            git_commit: process.env.CLOSEOUT_GIT_COMMIT ?? '',
-            operator: process.env.CLOSEOUT_OPERATOR ?? '',
+            target: run?.target.name ?? '',
+            target_file: run?.target.file ?? '',
+            cluster_context: run?.target.context ?? '',
+            namespace: run?.target.namespace ?? '',
+            run_id: run?.runId ?? '',
+            git_commit: run?.gitCommit ?? '',
+            operator: run?.operator ?? '',
             node: process.version,
           },
         },
       ],
-      `${root}helpers/reporter.ts`,
     ],
   },
 })

@@ -1,22 +1,42 @@
-// `pnpm test --tag closeout`: translate the product's flags to vitest, prepare the run, run the
-// gates, and exit with the decision: 0 GO, 1 NO_GO, 2 BLOCKED, 3 usage or configuration error.
+// `pnpm test --tag closeout`: resolve the run (selection, flags, profile), write it to run.json (the
+// one channel to the workers), run the gates in vitest in its own process group, and finalize once:
+// exit 0 GO, 1 NO_GO, 2 BLOCKED (interrupted included), 3 usage or configuration error.
 // The summary is written whatever happens: bad profile, unknown tag, Ctrl-C / SIGTERM, vitest crash.
-import { spawn, execFileSync } from 'node:child_process'
-import { rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { rmSync, existsSync, readFileSync, writeFileSync, readdirSync, copyFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { userInfo } from 'node:os'
+import { parseArgs } from 'node:util'
+import { parse as parseYaml } from 'yaml'
 import { loadCatalog, formatCatalog, type CatalogEntry } from '../helpers/catalog.ts'
-import { buildTagsFilter, matchesTagExpression, UsageError } from '../helpers/tags.ts'
-import { loadProfile, resolveTargetPath, ProfileError, type TargetProfile } from '../helpers/profile.ts'
-import { finalizeRun, EXIT_CODES, type Summary } from '../helpers/decision.ts'
-import { newRunId, readGateResults, readRunInfo, reportsDir, writeRunInfo, type RunInfo, type SelectedGate } from '../helpers/run-state.ts'
+import { selectGates, UsageError } from '../helpers/tags.ts'
+import { interpolate, loadProfile, resolveTargetPath, ProfileError, type TargetProfile } from '../helpers/profile.ts'
+import { EXIT_CODES, type Summary } from '../helpers/decision.ts'
+import { finalizeRun } from '../helpers/bundle.ts'
+import { lockRun, newRunId, readGateResults, readRunInfo, reportsDir, runDir, writeRunInfo, RunLockedError, type RunInfo, type SelectedGate } from '../helpers/run-state.ts'
 import { isBlockingClassification } from '../helpers/classification.ts'
 import { commandLine } from '../helpers/evidence.ts'
-import { SUITE_NAMES } from '../helpers/suites.ts'
+import { SUITE_NAMES, type SuiteName } from '../helpers/suites.ts'
 import { ports as localPorts } from '../fixtures/local-env/services.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+
+const USAGE = `usage: pnpm test [--tag TAG]... [--tags-filter EXPR] [--target FILE] [--run-id ID]
+                 [--allow-mutations] [--allow-disruption] [--keep-going] [--list] [--quiet]
+
+  --tag TAG            run the gates with this tag (suite: closeout | rehearsal | readiness, a gate id,
+                       a classification, or SUITE/ID); repeat for a union: --tag smoke-404 --tag smoke-200.
+                       A gate id of two suites (smoke-200, smoke-404) is the closeout one unless a suite
+                       is named: --tag rehearsal/smoke-200, --tag rehearsal --tag smoke-200, or --run-id
+  --tags-filter EXPR   a vitest tag expression, ANDed with --tag: "closeout && !consumer-lag"
+  --target FILE        target profile (default: $CLOSEOUT_TARGET or fixtures/targets/local.yaml)
+  --run-id ID          append to an earlier run (one-gate rerun): its bundle and summary are updated
+  --allow-mutations    let consumer-rollout set the image / bootstrap the deployment
+  --allow-disruption   include the disruptive readiness gates
+  --keep-going         after a stop rule, run the remaining gates for diagnosis (advisory, never counted)
+  --list               print every gate (id, suite, classification, needs, evidence, check) and exit
+exit codes: 0 GO, 1 NO_GO, 2 BLOCKED (an interrupted run too), 3 usage or configuration error`
 
 interface Args {
   tags: string[]
@@ -25,70 +45,55 @@ interface Args {
   runId?: string
   allowMutations: boolean
   allowDisruption: boolean
+  keepGoing: boolean
   list: boolean
   help: boolean
   quiet: boolean
 }
 
-const USAGE = `usage: pnpm test [--tag TAG]... [--tags-filter EXPR] [--target FILE] [--run-id ID]
-                 [--allow-mutations] [--allow-disruption] [--list]
-
-  --tag TAG            run the gates with this tag (suite: closeout | rehearsal | readiness, a gate id,
-                       or a classification); repeat for a union: --tag smoke-404 --tag smoke-200
-  --tags-filter EXPR   a vitest tag expression, ANDed with --tag: "closeout && !consumer-lag"
-  --target FILE        target profile (default: $CLOSEOUT_TARGET or fixtures/targets/local.yaml)
-  --run-id ID          append to an earlier run (one-gate rerun): its bundle and summary are updated
-  --allow-mutations    let consumer-rollout set the image / bootstrap the deployment
-  --allow-disruption   include the disruptive readiness gates
-  --list               print every gate (id, suite, classification, needs, evidence, check) and exit
-exit codes: 0 GO, 1 NO_GO, 2 BLOCKED, 3 usage or configuration error`
-
-function parseArgs(argv: string[]): Args {
-  const a: Args = { tags: [], filters: [], allowMutations: false, allowDisruption: false, list: false, help: false, quiet: false }
+/** node:util parseArgs: `--opt=value` and `--opt value`; anything unknown is a UsageError. */
+export function parseCli(argv: string[]): Args {
   const args = argv[0] === '--' ? argv.slice(1) : argv
-  for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].startsWith('--') && args[i].includes('=') ? [args[i].slice(0, args[i].indexOf('=')), args[i].slice(args[i].indexOf('=') + 1)] : [args[i], undefined]
-    const value = () => {
-      const v = inline ?? args[++i]
-      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value\n\n${USAGE}`)
-      return v
-    }
-    switch (flag) {
-      case '--tag':
-      case '-t':
-        a.tags.push(...value().split(',').map((t) => t.trim()).filter(Boolean))
-        break
-      case '--tags-filter':
-        a.filters.push(value())
-        break
-      case '--target':
-        a.target = value()
-        break
-      case '--run-id':
-        a.runId = value()
-        if (!/^[\w.-]+$/.test(a.runId)) throw new UsageError(`--run-id "${a.runId}": use letters, digits, "_", "-" or "." only`)
-        break
-      case '--allow-mutations':
-        a.allowMutations = true
-        break
-      case '--allow-disruption':
-        a.allowDisruption = true
-        break
-      case '--list':
-        a.list = true
-        break
-      case '--quiet':
-        a.quiet = true
-        break
-      case '--help':
-      case '-h':
-        a.help = true
-        break
-      default:
-        throw new UsageError(`unknown option "${args[i]}"\n\n${USAGE}`)
-    }
+  let v: ReturnType<typeof parse>['values']
+  function parse(a: string[]) {
+    return parseArgs({
+      args: a,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        tag: { type: 'string', short: 't', multiple: true },
+        'tags-filter': { type: 'string', multiple: true },
+        target: { type: 'string' },
+        'run-id': { type: 'string' },
+        'allow-mutations': { type: 'boolean' },
+        'allow-disruption': { type: 'boolean' },
+        'keep-going': { type: 'boolean' },
+        list: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
   }
-  return a
+  try {
+    v = parse(args).values
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${USAGE}`)
+  }
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string' && x === '') throw new UsageError(`--${k} needs a value\n\n${USAGE}`)
+  const runId = v['run-id']
+  if (runId !== undefined && !/^[\w.-]+$/.test(runId)) throw new UsageError(`--run-id "${runId}": use letters, digits, "_", "-" or "." only`)
+  return {
+    tags: (v.tag ?? []).flatMap((t) => t.split(',').map((x) => x.trim()).filter(Boolean)),
+    filters: v['tags-filter'] ?? [],
+    target: v.target,
+    runId,
+    allowMutations: Boolean(v['allow-mutations']),
+    allowDisruption: Boolean(v['allow-disruption']),
+    keepGoing: Boolean(v['keep-going']),
+    list: Boolean(v.list),
+    help: Boolean(v.help),
+    quiet: Boolean(v.quiet),
+  }
 }
 
 /** When the embedded local environment is up, expose its ports and tokens to the local profiles
@@ -110,13 +115,7 @@ function applyLocalEnv(): void {
   }
   if (!existsSync(file)) return setUrls(localPorts())
   try {
-    const e = JSON.parse(readFileSync(file, 'utf8')) as {
-      ports?: Record<string, number>
-      tokens?: Record<string, string>
-      workspaceId?: string
-      caFile?: string
-      kubeconfig?: string
-    }
+    const e = JSON.parse(readFileSync(file, 'utf8')) as { ports?: Record<string, number>; tokens?: Record<string, string>; workspaceId?: string; caFile?: string }
     set('CLOSEOUT_LOCAL_MONITOR_TOKEN', e.tokens?.monitoring)
     set('CLOSEOUT_LOCAL_REGISTRY_TOKEN', e.tokens?.registry)
     set('CLOSEOUT_LOCAL_ARM_TOKEN', e.tokens?.arm)
@@ -145,6 +144,16 @@ function gitCommit(): string {
   }
 }
 
+function operatorName(): string {
+  const fromEnv = process.env.CLOSEOUT_OPERATOR || process.env.GITHUB_ACTOR || process.env.BUILD_REQUESTEDFOR
+  if (fromEnv) return fromEnv
+  try {
+    return userInfo().username
+  } catch {
+    return 'unknown' // a uid without a passwd entry (container runAsUser)
+  }
+}
+
 /** The operator's command line, as recorded in the summaries (the flags as given). */
 function invocationCommand(): string {
   return commandLine(['pnpm', 'test', ...process.argv.slice(2).filter((a) => a !== '--quiet')])
@@ -154,13 +163,41 @@ function toSelected(g: CatalogEntry): SelectedGate {
   return { id: g.id, suite: g.suite, classification: g.classification, needs: g.needs ?? [], evidence: g.evidence, title: g.title }
 }
 
+/** The owner of a profile that did not validate, when its YAML parsed and names one. */
+function looseOwner(file: string): string | undefined {
+  try {
+    const doc = parseYaml(readFileSync(file, 'utf8')) as { owner?: unknown }
+    const owner = typeof doc?.owner === 'string' ? interpolate(doc.owner, process.env, 'owner', []) : undefined
+    return typeof owner === 'string' && owner ? owner : undefined
+  } catch {
+    return undefined
+  }
+}
+
+interface Prepared {
+  profile?: TargetProfile
+  profileError?: ProfileError
+  owner: string
+  retryAfterHours: number
+}
+
+function prepareProfile(targetFile: string): Prepared {
+  try {
+    const profile = loadProfile(targetFile)
+    return { profile, owner: profile.owner, retryAfterHours: profile.retryAfterHours }
+  } catch (err) {
+    if (!(err instanceof ProfileError)) throw err
+    return { profileError: err, owner: looseOwner(targetFile) ?? 'unassigned (set owner: in the target profile)', retryAfterHours: 24 }
+  }
+}
+
 /** A run that never reached vitest (bad profile, unknown tag): still leave a summary behind. */
-function writeConfigErrorSummary(message: string, args: Partial<Args>, targetFile: string, selected: SelectedGate[], profile?: TargetProfile): Summary {
+function writeConfigErrorSummary(message: string, args: Partial<Args>, targetFile: string, selected: SelectedGate[], p: Prepared): Summary {
   // a bad rerun command never overwrites the run it meant to append to: the error gets its own run
-  const runId = args.runId && !readRunInfo(args.runId, ROOT) ? args.runId : newRunId()
+  const runId = args.runId && !existsSync(runDir(args.runId, ROOT)) ? args.runId : newRunId()
   const info: RunInfo = {
     runId,
-    target: { file: relative(ROOT, targetFile) || targetFile, name: profile?.name ?? '' },
+    target: { file: relative(ROOT, targetFile) || targetFile, name: p.profile?.name ?? '' },
     startedAt: new Date().toISOString(),
     tagsFilter: null,
     selected,
@@ -169,18 +206,18 @@ function writeConfigErrorSummary(message: string, args: Partial<Args>, targetFil
     configError: message,
     invocations: 1,
     command: invocationCommand(),
-    owner: profile?.owner ?? 'unassigned (set owner: in the target profile)',
-    retryAfterHours: profile?.retryAfterHours ?? 24,
+    owner: p.owner,
+    retryAfterHours: p.retryAfterHours,
   }
   writeRunInfo(info, ROOT)
   return finalizeRun(runId, { owner: info.owner, retryAfterHours: info.retryAfterHours, root: ROOT })
 }
 
 function printSummary(s: Summary): void {
-  const icon = { passed: 'PASS', failed: 'FAIL', blocked: 'BLOCKED', skipped: 'SKIP' } as const
+  const icon = { passed: 'PASS', failed: 'FAIL', blocked: 'BLOCKED', skipped: 'SKIP', interrupted: 'INTR', advisory: 'ADVISORY' } as const
   const lines = ['', `closeout decision: ${s.decision}  (run ${s.runId}, target ${s.target})`]
   for (const g of s.gates) {
-    lines.push(`  ${icon[g.status].padEnd(7)} ${`${g.suite}/${g.id}`.padEnd(30)} ${g.classification ?? ''}${g.reason ? `  ${g.reason.split('\n')[0].slice(0, 160)}` : ''}`)
+    lines.push(`  ${icon[g.status].padEnd(8)} ${`${g.suite}/${g.id}`.padEnd(30)} ${g.classification ?? ''}${g.reason ? `  ${g.reason.split('\n')[0].slice(0, 160)}` : ''}`)
   }
   if (s.configError) lines.push('', `configuration error: ${s.configError}`)
   if (s.retry) lines.push('', `retry: owner ${s.retry.owner}, at ${s.retry.retryAtUtc}`, ...s.retry.unblockCriteria.map((c) => `  - ${c}`))
@@ -190,16 +227,181 @@ function printSummary(s: Summary): void {
   process.stdout.write(lines.join('\n') + '\n')
 }
 
+/** E2-3 §6 as a refusal: a rerun into a NO_GO rehearsal, or a new rehearsal on the T_cutover of a NO_GO one. */
+function rehearsalRefusal(args: Args, earlier: RunInfo | undefined, selected: SelectedGate[], profile: TargetProfile): string | undefined {
+  if (!selected.some((g) => g.suite === 'rehearsal')) return undefined
+  const noGo = (runId: string) => readGateResults(runId, ROOT).filter((r) => r.suite === 'rehearsal' && r.status === 'failed' && !isBlockingClassification(r.classification))
+  if (earlier && args.runId) {
+    const failed = noGo(args.runId)
+    if (failed.length) {
+      return `run ${args.runId}'s rehearsal is NO_GO (${failed.map((r) => `${r.id} ${r.classification}`).join(', ')}): E2-3 §6 requires a new T_cutover and a full rehearsal, not a rerun into it; run \`pnpm test --tag rehearsal\` without --run-id`
+    }
+    return undefined
+  }
+  const cut = profile.rehearsal?.cutover
+  if (!cut) return undefined
+  const runs = join(reportsDir(ROOT), 'runs')
+  for (const id of existsSync(runs) ? readdirSync(runs) : []) {
+    const values = join(runs, id, 'values.json')
+    if (!existsSync(values)) continue
+    let t: unknown
+    try {
+      t = (JSON.parse(readFileSync(values, 'utf8')) as { T_cutover?: unknown }).T_cutover
+    } catch {
+      continue
+    }
+    const failed = t === cut ? noGo(id) : []
+    if (failed.length) {
+      return `T_cutover ${cut} was the cut line of run ${id}, whose rehearsal is NO_GO (${failed.map((r) => `${r.id} ${r.classification}`).join(', ')}): E2-3 §6 — the next attempt must set a new T_cutover (rehearsal.cutover / T_CUTOVER) and rerun the full rehearsal`
+    }
+  }
+  return undefined
+}
+
+/** The vitest process tree of one run: its own process group, so a signal reaches every worker and
+ * nothing of the run survives the CLI. */
+class GateProcess {
+  child?: ChildProcess
+  interrupted = false
+  private signalGroup(sig: NodeJS.Signals): boolean {
+    if (!this.child?.pid) return false
+    try {
+      process.kill(-this.child.pid, sig)
+      return true
+    } catch {
+      return false // the group is gone
+    }
+  }
+  start(args: string[], quiet: boolean): Promise<number | null> {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, detached: true, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] })
+    this.child = child
+    process.on('exit', () => this.signalGroup('SIGKILL'))
+    return new Promise((res) => child.on('exit', (c) => res(c)))
+  }
+  interrupt(sig: NodeJS.Signals): void {
+    if (this.interrupted) return
+    this.interrupted = true
+    process.stderr.write(`\ncloseout: ${sig} received — stopping the run and writing the summary…\n`)
+    this.signalGroup('SIGTERM')
+    setTimeout(() => this.signalGroup('SIGKILL'), 5_000).unref()
+  }
+  /** after vitest's main process ended: no worker of the group may outlive it */
+  async reap(): Promise<void> {
+    const end = Date.now() + 3_000
+    while (this.signalGroup(this.interrupted ? 'SIGKILL' : 'SIGTERM') && Date.now() < end) await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+function resolveRunInfo(args: Args, runId: string, earlier: RunInfo | undefined, selected: SelectedGate[], catalog: CatalogEntry[], targetFile: string, profile: TargetProfile, filter: string | undefined): RunInfo {
+  const merged = new Map((earlier?.selected ?? []).map((g) => [`${g.suite}.${g.id}`, g]))
+  for (const g of selected) merged.set(`${g.suite}.${g.id}`, g)
+  // the profile as written (${VAR} references, never their values), validated above: the workers load this copy
+  copyFileSync(targetFile, join(runDir(runId, ROOT), 'profile.yaml'))
+  return {
+    runId,
+    target: { file: relative(ROOT, targetFile) || targetFile, name: profile.name, context: profile.kube.context, namespace: profile.kube.namespace },
+    profileSnapshot: 'profile.yaml',
+    startedAt: earlier?.startedAt ?? new Date().toISOString(),
+    tagsFilter: filter ?? null,
+    selected: [...merged.values()],
+    allowMutations: args.allowMutations,
+    allowDisruption: args.allowDisruption,
+    keepGoing: args.keepGoing,
+    interrupted: earlier?.interrupted,
+    invocations: (earlier?.invocations ?? 0) + 1,
+    owner: profile.owner,
+    retryAfterHours: profile.retryAfterHours,
+    command: invocationCommand(),
+    suiteGates: Object.fromEntries(SUITE_NAMES.map((s) => [s, catalog.filter((g) => g.suite === s).map((g) => g.id)])),
+    gitCommit: gitCommit(),
+    operator: operatorName(),
+  }
+}
+
+function fail(message: string, code = EXIT_CODES.USAGE): number {
+  process.stderr.write(`closeout: ${message}\n`)
+  return code
+}
+
+async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string, prepared: Prepared): Promise<number> {
+  const earlier = args.runId ? readRunInfo(args.runId, ROOT) : undefined
+  let sel: ReturnType<typeof selectGates<CatalogEntry>>
+  try {
+    sel = selectGates(catalog, args.tags, args.filters, { runSuites: earlier ? [...new Set(earlier.selected.map((g) => g.suite))] : undefined })
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    writeConfigErrorSummary(err.message, args, targetFile, [], prepared)
+    return fail(err.message)
+  }
+  const selected = sel.selected.map(toSelected)
+  if (prepared.profileError || !prepared.profile) {
+    const message = prepared.profileError?.message ?? 'the target profile could not be loaded'
+    process.stderr.write(`closeout: ${message}\n`)
+    printSummary(writeConfigErrorSummary(message, args, targetFile, selected, prepared))
+    return EXIT_CODES.USAGE
+  }
+  const profile = prepared.profile
+  if (!selected.length) {
+    const msg = `no gate matches ${sel.described ? `"${sel.described}"` : 'the selection'} (see ./closeout test --list)`
+    writeConfigErrorSummary(msg, args, targetFile, [], prepared)
+    return fail(msg)
+  }
+  const refusal = rehearsalRefusal(args, earlier, selected, profile)
+  if (refusal) {
+    writeConfigErrorSummary(refusal, args, targetFile, selected, prepared)
+    return fail(refusal)
+  }
+  const runId = args.runId ?? newRunId()
+  let release: () => void
+  try {
+    release = lockRun(runId, ROOT)
+  } catch (err) {
+    if (err instanceof RunLockedError) return fail(err.message)
+    throw err
+  }
+  process.on('exit', release)
+  const info = resolveRunInfo(args, runId, earlier, selected, catalog, targetFile, profile, sel.described)
+  writeRunInfo(info, ROOT)
+  if (!earlier) rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true })
+  const summary = await runVitest(args, info, sel.vitestFilter, [...new Set(sel.selected.map((g) => g.file))], profile)
+  release()
+  if (!args.quiet) printSummary(summary)
+  if (summary.interrupted) return EXIT_CODES.BLOCKED
+  if (summary.configError) return EXIT_CODES.USAGE
+  return EXIT_CODES[summary.decision]
+}
+
+async function runVitest(args: Args, info: RunInfo, filter: string | undefined, files: string[], profile: TargetProfile): Promise<Summary> {
+  const runId = info.runId
+  // the only things that cross the process boundary: the run id and the reports directory
+  process.env.CLOSEOUT_RUN_ID = runId
+  process.env.CLOSEOUT_REPORTS_DIR = reportsDir(ROOT)
+  const vitestArgs = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(ROOT, 'vitest.config.ts'), ...(filter ? ['--tags-filter', filter] : []), ...files]
+  if (!args.quiet) process.stdout.write(`closeout: run ${runId} — target ${profile.name} (${info.target.file}) — ${info.selected.length} gate(s)${info.tagsFilter ? ` — ${info.tagsFilter}` : ''}\n`)
+  const gates = new GateProcess()
+  const onSignal = (sig: NodeJS.Signals) => {
+    // sticky before anything else: whatever a straggler writes later, this run is never GO
+    const now = readRunInfo(runId, ROOT)
+    if (now && !now.interrupted) writeRunInfo({ ...now, interrupted: true }, ROOT)
+    gates.interrupt(sig)
+  }
+  process.off('SIGINT', early).off('SIGTERM', early)
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const code = await gates.start(vitestArgs, args.quiet)
+  await gates.reap()
+  const after = readRunInfo(runId, ROOT) as RunInfo
+  if (!gates.interrupted && code !== 0 && code !== 1) writeRunInfo({ ...after, configError: `vitest exited with code ${code}; see the output above` }, ROOT)
+  return finalizeRun(runId, { owner: profile.owner, retryAfterHours: profile.retryAfterHours, root: ROOT, interrupted: gates.interrupted })
+}
+
 async function main(): Promise<number> {
   let args: Args
   try {
-    args = parseArgs(process.argv.slice(2))
+    args = parseCli(process.argv.slice(2))
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`closeout: ${err.message}\n`)
-      writeConfigErrorSummary(err.message, {}, resolveTargetPath(undefined, ROOT), [])
-      return EXIT_CODES.USAGE
-    }
+    // a mistyped option touches nothing: no summary, no reports/latest
+    if (err instanceof UsageError) return fail(err.message)
     throw err
   }
   if (args.help) {
@@ -212,120 +414,21 @@ async function main(): Promise<number> {
     return 0
   }
   const targetFile = resolveTargetPath(args.target, ROOT)
-  const known = [...new Set([...catalog.flatMap((g) => [g.suite, g.id, g.classification])])]
-  let filter: string | undefined
-  try {
-    filter = buildTagsFilter(args.tags, args.filters, [...known, 'closeout', 'rehearsal', 'readiness'])
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    process.stderr.write(`closeout: ${err.message}\n`)
-    writeConfigErrorSummary(err.message, args, targetFile, [])
-    return EXIT_CODES.USAGE
-  }
-
-  // a rerun stays within the suites of the run it appends to
-  const earlier = args.runId ? readRunInfo(args.runId, ROOT) : undefined
-  if (earlier && filter) {
-    const suites = [...new Set(earlier.selected.map((g) => g.suite))]
-    if (suites.length) filter = `(${filter}) && (${suites.join(' || ')})`
-  }
-  const selectedEntries = catalog.filter((g) => !filter || matchesTagExpression(filter, [g.suite, g.id, g.classification]))
-  const selected = selectedEntries.map(toSelected)
-  // E2-3 §6: after a NO_GO rehearsal the next attempt sets a new T_cutover and reruns it all
-  if (earlier && args.runId && selected.some((g) => g.suite === 'rehearsal')) {
-    const failed = readGateResults(args.runId, ROOT).filter((r) => r.suite === 'rehearsal' && r.status === 'failed' && !isBlockingClassification(r.classification))
-    if (failed.length) {
-      const msg = `run ${args.runId}'s rehearsal is NO_GO (${failed.map((r) => `${r.id} ${r.classification}`).join(', ')}): E2-3 §6 requires a new T_cutover and a full rehearsal, not a rerun into it; run \`pnpm test --tag rehearsal\` without --run-id`
-      process.stderr.write(`closeout: ${msg}\n`)
-      writeConfigErrorSummary(msg, args, targetFile, selected)
-      return EXIT_CODES.USAGE
-    }
-  }
-
   applyLocalEnv()
-  let profile: TargetProfile
-  try {
-    profile = loadProfile(targetFile)
-  } catch (err) {
-    if (!(err instanceof ProfileError)) throw err
-    process.stderr.write(`closeout: ${err.message}\n`)
-    printSummary(writeConfigErrorSummary(err.message, args, targetFile, selected))
-    return EXIT_CODES.USAGE
-  }
-  if (!selected.length) {
-    const msg = `no gate matches ${filter ? `"${filter}"` : 'the selection'} (see ./closeout test --list)`
-    process.stderr.write(`closeout: ${msg}\n`)
-    writeConfigErrorSummary(msg, args, targetFile, [], profile)
-    return EXIT_CODES.USAGE
-  }
-
-  const runId = args.runId ?? newRunId()
-  const merged = new Map((earlier?.selected ?? []).map((g) => [`${g.suite}.${g.id}`, g]))
-  for (const g of selected) merged.set(`${g.suite}.${g.id}`, g)
-  const info: RunInfo = {
-    runId,
-    target: { file: relative(ROOT, targetFile) || targetFile, name: profile.name, context: profile.kube.context, namespace: profile.kube.namespace },
-    startedAt: earlier?.startedAt ?? new Date().toISOString(),
-    tagsFilter: filter ?? null,
-    selected: [...merged.values()],
-    allowMutations: args.allowMutations,
-    allowDisruption: args.allowDisruption,
-    invocations: (earlier?.invocations ?? 0) + 1,
-    owner: profile.owner,
-    retryAfterHours: profile.retryAfterHours,
-    command: invocationCommand(),
-    suiteGates: Object.fromEntries(SUITE_NAMES.map((s) => [s, catalog.filter((g) => g.suite === s).map((g) => g.id)])),
-  }
-  writeRunInfo(info, ROOT)
-  if (!earlier) rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true })
-
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CLOSEOUT_RUN_ID: runId,
-    CLOSEOUT_TARGET: targetFile,
-    CLOSEOUT_TARGET_NAME: profile.name,
-    CLOSEOUT_CONTEXT: profile.kube.context ?? '',
-    CLOSEOUT_NAMESPACE: profile.kube.namespace,
-    CLOSEOUT_ALLOW_MUTATIONS: args.allowMutations ? '1' : '',
-    CLOSEOUT_ALLOW_DISRUPTION: args.allowDisruption ? '1' : '',
-    CLOSEOUT_GIT_COMMIT: gitCommit(),
-    CLOSEOUT_OPERATOR: process.env.CLOSEOUT_OPERATOR || process.env.GITHUB_ACTOR || process.env.BUILD_REQUESTEDFOR || userInfo().username,
-  }
-  const vitestBin = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
-  // only the selected gates' spec files are loaded (the tag filter still decides which tests run)
-  const files = [...new Set(selectedEntries.map((g) => g.file))]
-  const vitestArgs = [vitestBin, 'run', '--config', join(ROOT, 'vitest.config.ts'), ...(filter ? ['--tags-filter', filter] : []), ...files]
-  if (!args.quiet) process.stdout.write(`closeout: run ${runId} — target ${profile.name} (${relative(ROOT, targetFile)}) — ${selected.length} gate(s)${filter ? ` — filter ${filter}` : ''}\n`)
-
-  let interrupted = false
-  const child = spawn(process.execPath, vitestArgs, { cwd: ROOT, env, stdio: ['ignore', args.quiet ? 'ignore' : 'inherit', 'inherit'] })
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) return
-    interrupted = true
-    process.stderr.write(`\ncloseout: ${sig} received — stopping the run and writing the summary…\n`)
-    child.kill(sig)
-    setTimeout(() => child.kill('SIGKILL'), 8_000).unref()
-  }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
-  const code: number | null = await new Promise((res) => child.on('exit', (c) => res(c)))
-
-  // The reporter normally finalized already; finalize again (idempotent) so an interrupted or
-  // crashed vitest still leaves a complete summary.
-  const info2 = readRunInfo(runId, ROOT) as RunInfo
-  if (!interrupted && code !== 0 && code !== 1) {
-    writeRunInfo({ ...info2, configError: `vitest exited with code ${code}; see the output above` }, ROOT)
-  }
-  const summary = finalizeRun(runId, { owner: profile.owner, retryAfterHours: profile.retryAfterHours, root: ROOT, interrupted })
-  if (!args.quiet) printSummary(summary)
-  if (summary.configError) return EXIT_CODES.USAGE
-  return EXIT_CODES[summary.decision]
+  return runGates(args, catalog, targetFile, prepareProfile(targetFile))
 }
+
+// a signal before vitest started: nothing ran, the run is BLOCKED (exit 2) like any interrupted one
+function early(): void {
+  process.exit(EXIT_CODES.BLOCKED)
+}
+process.on('SIGINT', early)
+process.on('SIGTERM', early)
 
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`closeout: internal error: ${(err as Error)?.stack ?? String(err)}\n`)
+    process.stderr.write(`closeout: internal error: ${(err as Error)?.message ?? String(err)}\n`)
     process.exit(EXIT_CODES.USAGE)
   },
 )

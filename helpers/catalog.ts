@@ -7,7 +7,7 @@ import { reportsDir, writeJsonAtomic } from './run-state.ts'
 import { pathToFileURL } from 'node:url'
 import { CLASSIFICATIONS, CLASSIFICATION_DESCRIPTIONS } from './classification.ts'
 import { SUITES, SUITE_NAMES } from './suites.ts'
-import type { GateDef } from './gate.ts'
+import type { GateDef } from './gate-def.ts'
 
 export interface CatalogEntry extends GateDef {
   file: string

@@ -1,12 +1,9 @@
-// Decision (GO / NO_GO / BLOCKED), retry metadata, summary.json, the suite summary markdown,
-// the rehearsal's decision/rollback records and MANIFEST.sha256. A pure function of the run state,
-// so it can be (re)written at any moment: at the end of a run, on Ctrl-C, on a config error.
-import { mkdirSync, writeFileSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs'
-import { join, relative } from 'node:path'
-import { createHash } from 'node:crypto'
+// The decision, as pure functions of gate results (+ the run's selection and flags): GO / NO_GO /
+// BLOCKED, classifications, retry metadata, the stop rules, the E2-3 cutover decision. Nothing here
+// reads or writes a file: helpers/bundle.ts writes what these functions compute.
 import { UNBLOCK_CRITERIA, isClassification, isBlockingClassification } from './classification.ts'
-import { SUITES, type SuiteName } from './suites.ts'
-import { bundleDir, readGateResults, readRunInfo, reportsDir, writeJsonAtomic, writeRunInfo, type GateResult, type RunInfo } from './run-state.ts'
+import { STOP_RULES, type SuiteName } from './suites.ts'
+import type { GateResult, RunInfo } from './run-state.ts'
 
 export type Decision = 'GO' | 'NO_GO' | 'BLOCKED'
 
@@ -40,16 +37,36 @@ export interface Summary {
   interrupted: boolean
 }
 
-/** GO when every selected gate passed; NO_GO when any failed with *_FAILED / FRESHNESS_SLO_BREACHED; else BLOCKED. */
+/** GO when every selected gate passed; NO_GO when any failed with *_FAILED / FRESHNESS_SLO_BREACHED; else
+ * BLOCKED. Interrupted is BLOCKED. Advisory results (--keep-going after a stop) never count. */
 export function decide(gates: Pick<SummaryGate, 'status' | 'classification'>[], opts: { configError?: boolean; interrupted?: boolean } = {}): Decision {
-  const failed = gates.some((g) => g.status === 'failed' && !isBlockingClassification(g.classification))
-  if (failed) return 'NO_GO'
-  if (opts.configError || gates.length === 0) return 'BLOCKED'
-  if (gates.every((g) => g.status === 'passed') && !opts.interrupted) return 'GO'
+  // DESIGN: an interrupted run is BLOCKED (exit 2), whatever it had found so far
+  if (opts.interrupted) return 'BLOCKED'
+  const counted = gates.filter((g) => g.status !== 'advisory')
+  if (counted.some((g) => g.status === 'failed' && !isBlockingClassification(g.classification))) return 'NO_GO'
+  if (opts.configError || counted.length === 0) return 'BLOCKED'
+  if (counted.every((g) => g.status === 'passed') && counted.length === gates.length) return 'GO'
   return 'BLOCKED'
 }
 
-/** Merge the run's selection with the results on disk; unselected results from earlier invocations stay. */
+/** The stop rule that keeps a gate from running: the first earlier stage of its suite's declared
+ * sequence with a gate that failed, was blocked or was interrupted in this run. */
+export function stopReason(suite: SuiteName, gateId: string, results: readonly Pick<GateResult, 'id' | 'suite' | 'status' | 'classification'>[]): string | undefined {
+  const stages = STOP_RULES[suite]
+  const own = stages.findIndex((s) => s.gates.includes(gateId))
+  const before = own === -1 ? stages : stages.slice(0, own)
+  for (const stage of before) {
+    for (const id of stage.gates) {
+      const r = results.find((x) => x.suite === suite && x.id === id)
+      if (r && (r.status === 'failed' || r.status === 'blocked' || r.status === 'interrupted')) {
+        return `stopped at ${id} (${r.classification ?? r.status.toUpperCase()})`
+      }
+    }
+  }
+  return undefined
+}
+
+/** Merge the run's selection with the results; unselected results from earlier invocations stay. */
 export function summarizeGates(info: RunInfo, results: GateResult[]): SummaryGate[] {
   const byKey = new Map(results.map((r) => [`${r.suite}.${r.id}`, r]))
   const out: SummaryGate[] = []
@@ -67,7 +84,7 @@ export function summarizeGates(info: RunInfo, results: GateResult[]): SummaryGat
         suite: s.suite,
         status: 'skipped',
         classification: null,
-        reason: info.configError ? `not run: ${firstLine(info.configError)}` : info.interrupted ? 'not run: the run was interrupted' : 'not run',
+        reason: info.configError ? `not run: ${info.configError.replace(/\n\s*/g, ' ')}` : info.interrupted ? 'not run: the run was interrupted' : 'not run',
         durationMs: 0,
         evidence: null,
       })
@@ -80,37 +97,41 @@ function toSummaryGate(r: GateResult): SummaryGate {
   return { id: r.id, suite: r.suite, status: r.status, classification: r.classification, reason: r.reason, durationMs: r.durationMs, evidence: r.evidence }
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0]
+/** What must be true before the next attempt, per classification and run condition. */
+export function unblockCriteria(gates: SummaryGate[], info: Pick<RunInfo, 'configError'>, interrupted: boolean): string[] {
+  const counted = gates.filter((g) => g.status !== 'advisory')
+  const classifications = [...new Set(counted.flatMap((g) => (g.classification ? [g.classification] : [])))]
+  const unblock = classifications.filter(isClassification).map((c) => UNBLOCK_CRITERIA[c])
+  if (info.configError) unblock.unshift(`CONFIGURATION: ${info.configError.replace(/\n\s*/g, ' ')} — fix it and rerun.`)
+  if (interrupted) unblock.push('INTERRUPTED: the run was stopped before every gate ran; start a new run (an interrupted run is never GO).')
+  if (counted.some((g) => g.status === 'blocked' && !g.classification) && !unblock.length) unblock.push('BLOCKED: a needed or earlier gate did not pass; see the reasons per gate.')
+  return unblock
 }
 
-export interface FinalizeOptions {
+export interface SummaryInput {
+  info: RunInfo
+  results: GateResult[]
+  /** each suite's bundle directory and the report directory (paths only) */
+  bundleDirOf: (suite: SuiteName) => string
+  reportDir: string
   owner: string
   retryAfterHours: number
-  root?: string
-  now?: Date
+  now: Date
   interrupted?: boolean
 }
 
-export function buildSummary(runId: string, opts: FinalizeOptions): Summary {
-  const info = readRunInfo(runId, opts.root)
-  if (!info) throw new Error(`run ${runId} not found under ${join(reportsDir(opts.root), 'runs')}`)
-  const interrupted = Boolean(opts.interrupted || info.interrupted)
-  const results = readGateResults(runId, opts.root)
-  const gates = summarizeGates({ ...info, interrupted }, results)
+/** The summary (DESIGN schema) of a run, from its run.json and gate results. */
+export function buildSummary(input: SummaryInput): Summary {
+  const { info, now } = input
+  const interrupted = Boolean(input.interrupted || info.interrupted)
+  const gates = summarizeGates({ ...info, interrupted }, input.results)
   const decision = decide(gates, { configError: Boolean(info.configError), interrupted })
-  const classifications = [...new Set(gates.flatMap((g) => (g.classification ? [g.classification] : [])))]
-  const now = opts.now ?? new Date()
+  const classifications = [...new Set(gates.filter((g) => g.status !== 'advisory').flatMap((g) => (g.classification ? [g.classification] : [])))]
   const suites = [...new Set(gates.map((g) => g.suite))]
-  const bundles = Object.fromEntries(suites.map((s) => [s, bundleDir(runId, s, opts.root)]))
-  const unblock = classifications.filter(isClassification).map((c) => UNBLOCK_CRITERIA[c])
-  if (info.configError) unblock.unshift(`CONFIGURATION: ${firstLine(info.configError)} — fix it and rerun.`)
-  if (interrupted) unblock.push('INTERRUPTED: the run was stopped before every gate ran; rerun it (same --run-id to append).')
-  const blockedByNeeds = gates.filter((g) => g.status === 'blocked' && !g.classification)
-  if (blockedByNeeds.length && !unblock.length) unblock.push('BLOCKED: a needed gate did not pass; see the reasons per gate.')
+  const bundles = Object.fromEntries(suites.map((s) => [s, input.bundleDirOf(s)]))
   return {
-    suite: suites.length ? suites.join('+') : info.selected[0]?.suite ?? 'none',
-    runId,
+    suite: suites.length ? suites.join('+') : (info.selected[0]?.suite ?? 'none'),
+    runId: info.runId,
     target: info.target.name ? `${info.target.name} (${info.target.file})` : info.target.file,
     startedAt: info.startedAt,
     finishedAt: now.toISOString(),
@@ -120,54 +141,13 @@ export function buildSummary(runId: string, opts: FinalizeOptions): Summary {
     retry:
       decision === 'GO'
         ? null
-        : { owner: opts.owner, retryAtUtc: new Date(now.getTime() + opts.retryAfterHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), unblockCriteria: unblock },
+        : { owner: input.owner, retryAtUtc: new Date(now.getTime() + input.retryAfterHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), unblockCriteria: unblockCriteria(gates, info, interrupted) },
     evidenceDir: suites.length ? bundles[suites[0]] : null,
-    reportDir: join(reportsDir(opts.root), 'allure-report'),
+    reportDir: input.reportDir,
     bundles,
     configError: info.configError ?? null,
     interrupted,
   }
-}
-
-function gateTable(gates: SummaryGate[]): string {
-  const rows = gates.map(
-    (g) => `| ${g.id} | ${g.status.toUpperCase()} | ${g.classification ?? '-'} | ${(g.reason ?? '-').replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${g.durationMs} | ${g.evidence ?? '-'} |`,
-  )
-  return ['| gate | result | classification | reason | duration_ms | evidence |', '|---|---|---|---|---|---|', ...rows].join('\n')
-}
-
-/** Who ran what, when, with which outcome: the five fields every E2-3 evidence file carries. */
-export interface RecordHead {
-  command: string
-  owner: string
-}
-
-function headLines(h: RecordHead, s: Summary, d: Decision, result: string = d): string[] {
-  return [`command: ${h.command}`, `exit_code: ${s.configError ? EXIT_CODES.USAGE : EXIT_CODES[d]}`, `utc_timestamp: ${s.finishedAt}`, `owner: ${h.owner}`, `result: ${result}`]
-}
-
-export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead): string {
-  const gates = s.gates.filter((g) => g.suite === suite)
-  const d = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
-  const lines = [
-    `# ${SUITES[suite].title} — summary`,
-    '',
-    ...headLines(head, s, d).map((l) => `- ${l}`),
-    `- decision: **${d}**`,
-    `- run_id: ${s.runId}`,
-    `- target: ${s.target}`,
-    `- started_at_utc: ${s.startedAt}`,
-    `- finished_at_utc: ${s.finishedAt}`,
-    `- failure_classification: ${gates.flatMap((g) => (g.classification ? [g.classification] : [])).join(', ') || 'none'}`,
-  ]
-  if (s.configError) lines.push(`- configuration_error: ${s.configError.replace(/\n/g, ' ')}`)
-  if (s.interrupted) lines.push('- interrupted: yes (gates that did not run are listed as SKIPPED)')
-  lines.push('', '## Gates', '', gateTable(gates), '')
-  if (s.retry) {
-    lines.push('## Retry', '', `- owner: ${s.retry.owner}`, `- retry_at_utc: ${s.retry.retryAtUtc}`, '- unblock_criteria:', ...s.retry.unblockCriteria.map((c) => `  - ${c}`), '')
-  }
-  lines.push('Evidence files are listed in MANIFEST.sha256 (verify: `cd <bundle> && sha256sum -c MANIFEST.sha256`).', '')
-  return lines.join('\n')
 }
 
 /** The cutover decision of E2-3 §6: GO only when the whole rehearsal passed in this run. */
@@ -181,104 +161,4 @@ export function cutoverDecision(s: Summary, required: readonly string[]): { deci
   // a GO over part of the rehearsal (say, a one-gate run) is not a GO for the cutover
   if (d === 'GO' && required.some((id) => !passed.has(id))) return { decision: 'INCOMPLETE', missing }
   return { decision: d, missing }
-}
-
-/** The rehearsal's 08/09 records (E2-3 §6: GO → cutover may proceed; NO_GO → do not promote, new T_cutover). */
-export function rehearsalDecisionRecords(s: Summary, head: RecordHead, required: readonly string[]): { decision: string; rollback: string } {
-  const gates = s.gates.filter((g) => g.suite === 'rehearsal')
-  const suiteDecision = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
-  const { decision: d, missing } = cutoverDecision(s, required)
-  const failed = gates.filter((g) => g.status !== 'passed')
-  const decision = [
-    ...headLines(head, s, suiteDecision, d),
-    `decision: ${d}`,
-    'gates:',
-    ...gates.map((g) => `  - ${g.id}: ${g.status}${g.classification ? ` (${g.classification})` : ''}${g.reason ? ` — ${g.reason}` : ''}`),
-    ...(missing.length ? [`not_run: ${missing.join(', ')}`] : []),
-    `rule: GO requires precheck + migration + backfill + sync + 200/404 + idempotency all passed in this run (${required.join(', ')}); NO_GO when any gate failed; INCOMPLETE when a gate did not run.`,
-    '',
-  ].join('\n')
-  const rollback =
-    d === 'GO'
-      ? [...headLines(head, s, suiteDecision, 'NO_ROLLBACK'), 'action: no rollback; cutover promotion may proceed at T_cutover.', ''].join('\n')
-      : [
-          ...headLines(head, s, suiteDecision, d === 'NO_GO' ? 'ROLLBACK' : 'HOLD'),
-          'action: do not perform cutover promotion.',
-          `failure_classification: ${failed.map((g) => g.classification ?? `BLOCKED(${g.id})`).join(', ') || 'none'}`,
-          ...(missing.length ? [`not_run: ${missing.join(', ')} (run the full rehearsal: pnpm test --tag rehearsal)`] : []),
-          `retry_owner: ${s.retry?.owner ?? head.owner}`,
-          `retry_at_utc: ${s.retry?.retryAtUtc ?? '-'}`,
-          'unblock_criteria:',
-          ...(s.retry?.unblockCriteria ?? []).map((c) => `  - ${c}`),
-          'next_attempt: set a new T_cutover and rerun the full rehearsal.',
-          '',
-        ].join('\n')
-  return { decision, rollback }
-}
-
-function listFiles(dir: string): string[] {
-  const out: string[] = []
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name)
-      if (statSync(p).isDirectory()) walk(p)
-      else if (name !== 'MANIFEST.sha256') out.push(p)
-    }
-  }
-  walk(dir)
-  return out
-}
-
-/** sha256sum-compatible manifest over every file of the bundle. */
-export function writeManifest(dir: string): string {
-  const lines = listFiles(dir).map((f) => `${createHash('sha256').update(readFileSync(f)).digest('hex')}  ${relative(dir, f)}`)
-  const file = join(dir, 'MANIFEST.sha256')
-  writeFileSync(file, lines.join('\n') + (lines.length ? '\n' : ''))
-  return file
-}
-
-export function verifyManifest(dir: string): { ok: boolean; problems: string[] } {
-  const file = join(dir, 'MANIFEST.sha256')
-  if (!existsSync(file)) return { ok: false, problems: ['MANIFEST.sha256 missing'] }
-  const problems: string[] = []
-  const listed = new Set<string>()
-  for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
-    const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line)
-    if (!m) {
-      problems.push(`bad line: ${line}`)
-      continue
-    }
-    listed.add(m[2])
-    const p = join(dir, m[2])
-    if (!existsSync(p)) problems.push(`missing: ${m[2]}`)
-    else if (createHash('sha256').update(readFileSync(p)).digest('hex') !== m[1]) problems.push(`changed: ${m[2]}`)
-  }
-  for (const f of listFiles(dir)) if (!listed.has(relative(dir, f))) problems.push(`not in manifest: ${relative(dir, f)}`)
-  return { ok: problems.length === 0, problems }
-}
-
-/** Write summary.json (reports/latest + the run dir), each suite's summary markdown, 08/09, manifests. */
-export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
-  const info = readRunInfo(runId, opts.root)
-  if (info && opts.interrupted && !info.interrupted) writeRunInfo({ ...info, interrupted: true }, opts.root)
-  const s = buildSummary(runId, opts)
-  const head: RecordHead = { command: info?.command ?? `pnpm test (run ${runId})`, owner: opts.owner }
-  for (const [suite, dir] of Object.entries(s.bundles) as [SuiteName, string][]) {
-    mkdirSync(dir, { recursive: true })
-    if (suite === 'rehearsal') {
-      const rec = rehearsalDecisionRecords(s, head, info?.suiteGates?.rehearsal ?? [...new Set(s.gates.filter((g) => g.suite === 'rehearsal').map((g) => g.id))])
-      writeFileSync(join(dir, '08_cutover_decision.log'), rec.decision)
-      writeFileSync(join(dir, '09_rollback_or_no_rollback.log'), rec.rollback)
-    }
-    writeFileSync(join(dir, SUITES[suite].summaryFile), summaryMarkdown(s, suite, head))
-    writeJsonAtomic(join(dir, 'summary.json'), s)
-    writeManifest(dir)
-  }
-  const latest = join(reportsDir(opts.root), 'latest')
-  mkdirSync(latest, { recursive: true })
-  writeJsonAtomic(join(latest, 'summary.json'), s)
-  writeJsonAtomic(join(reportsDir(opts.root), 'runs', runId, 'summary.json'), s)
-  const firstSuite = Object.keys(s.bundles)[0] as SuiteName | undefined
-  writeFileSync(join(latest, 'summary.md'), firstSuite ? Object.keys(s.bundles).map((su) => summaryMarkdown(s, su as SuiteName, head)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`)
-  return s
 }

@@ -1,36 +1,15 @@
-// gate(): one runbook check = one vitest test with its tags, its needs, its classification and its
-// evidence file. Chainsaw's shape: the body is `try`, diagnostics on failure are `catch`, the
-// evidence footer and the persisted result are `finally`.
-import { test as base } from 'vitest'
-import * as allure from 'allure-js-commons'
-import { join } from 'node:path'
+// gate(): one runbook check = one vitest test with its tags, its needs, its stop rule, its
+// classification and its evidence file. Chainsaw's shape: the body is `try`, the diagnostics fixture
+// is `catch`, the gate fixture's teardown (footer, persisted result) is `finally`.
 import { GateFailure, isBlockingClassification, type Classification } from './classification.ts'
-import { type SuiteName, SUITES } from './suites.ts'
-import { bundleDir, readGateResult, writeGateResult, type GateResult } from './run-state.ts'
-import { GateEvidence, isoNow } from './evidence.ts'
-import { classifyError, collectDiagnostics, getWorkerHarness, type GateContext, type WorkerHarness } from './harness.ts'
+import type { GateDef } from './gate-def.ts'
+import { makeGateTest, type GateContext } from './harness.ts'
+import { classifyError } from './fixtures/classify.ts'
+import { precondition, stoppedBy, DEFAULT_GATE_TIMEOUT_MS, DIAGNOSTICS_BUDGET_MS, type GateRun } from './fixtures/gate-run.ts'
+import type { WorkerRun } from './fixtures/run.ts'
+import type { KubeClient } from './harness.ts'
 
-export interface GateDef {
-  /** stable id, also a vitest tag (and the --tag for a one-gate rerun) */
-  id: string
-  suite: SuiteName
-  /** classification when the check fails (access problems classify ENVIRONMENT_/MONITORING_ACCESS_BLOCKED) */
-  classification: Classification
-  /** gates of the same suite that must have passed; otherwise this one is BLOCKED and does not run */
-  needs?: string[]
-  /** the bundle file this gate writes (names follow the seeds) */
-  evidence: string
-  /** the expected result, as a test title: "returns 404 for an unknown tx id" */
-  title: string
-  /** the runbook text this gate automates */
-  description: string
-  /** changes the target (only with --allow-mutations) */
-  mutates?: boolean
-  /** disrupts the target (opt-in: --allow-disruption); skipped otherwise */
-  disrupts?: boolean
-  timeoutMs?: number
-}
-
+export type { GateDef }
 export type GateBody = (ctx: GateContext) => Promise<void>
 
 const DEFINE_ONLY = Symbol.for('closeout.defineOnly')
@@ -51,23 +30,23 @@ function catalogRegistry(): Registry | undefined {
   return (globalThis as Record<symbol, unknown>)[DEFINE_ONLY] as Registry | undefined
 }
 
-/** The vitest test with the harness as a worker-scoped fixture (clients are created lazily, once).
- * Built on first use: test.extend needs a running vitest, and catalog mode has none. */
-function makeGateTest() {
-  return base.extend<{ harness: WorkerHarness }>({
-    harness: [
-      // eslint-disable-next-line no-empty-pattern
-      async ({}, use) => {
-        await use(getWorkerHarness())
-      },
-      { scope: 'worker' } as never,
-    ],
-  })
-}
 let gateTestInstance: ReturnType<typeof makeGateTest> | undefined
-export function gateTest(): ReturnType<typeof makeGateTest> {
+function gateTest(): ReturnType<typeof makeGateTest> {
   gateTestInstance ??= makeGateTest()
   return gateTestInstance
+}
+
+/** The body, raced against the gate's own deadline (its diagnostics have their budget after it). */
+async function withDeadline(p: Promise<void>, ms: number, def: GateDef): Promise<void> {
+  let t: NodeJS.Timeout | undefined
+  const timer = new Promise<never>((_, rej) => {
+    t = setTimeout(() => rej(new GateFailure(`gate ${def.id} did not finish within its deadline of ${Math.round(ms / 1000)} s; see its last step in ${def.evidence}`, 'ENVIRONMENT_BLOCKED')), ms)
+  })
+  try {
+    await Promise.race([p, timer])
+  } finally {
+    clearTimeout(t)
+  }
 }
 
 export function gate(def: GateDef, body: GateBody): void {
@@ -77,109 +56,42 @@ export function gate(def: GateDef, body: GateBody): void {
     return
   }
   const tags = [def.suite, def.id, def.classification]
-  gateTest()(`${def.id}: ${def.title}`, { tags, timeout: def.timeoutMs ?? 300_000 }, async ({ harness, skip }) => {
-    await runGate(def, body, harness, skip)
+  const timeout = (def.timeoutMs ?? DEFAULT_GATE_TIMEOUT_MS) + DIAGNOSTICS_BUDGET_MS + 10_000
+  // every tool is destructured here (vitest sets up the fixtures a test function names); each is a
+  // cheap view, and the clients behind them are made on first use
+  gateTest()(`${def.id}: ${def.title}`, { tags, timeout, meta: { closeoutGate: def } }, async ({ gateRun, workerRun, kubeClient, skip, target, run, evidence, kube, exec, api, monitor, registry, arm, values, mutate }) => {
+    await runGate(gateRun, workerRun, kubeClient, skip, body, { target, run, evidence, kube, exec, api, monitor, registry, arm, values, mutate })
   })
 }
 
-async function allureLabels(def: GateDef, h: WorkerHarness): Promise<void> {
-  await allure.parentSuite(SUITES[def.suite].title)
-  await allure.suite(def.suite)
-  await allure.label('gate', def.id)
-  await allure.owner(h.profile.owner)
-  await allure.description(`${def.description}\n\nEvidence: ${def.evidence}`)
-  await allure.tags(def.suite, def.id, def.classification)
-  await allure.parameter('target', h.profile.name)
-  await allure.parameter('run_id', h.run.runId)
-}
-
-async function runGate(def: GateDef, body: GateBody, h: WorkerHarness, skip: (note?: string) => never): Promise<void> {
-  const startedAt = isoNow()
-  const t0 = performance.now()
-  const dir = bundleDir(h.run.runId, def.suite)
-  const evidence = new GateEvidence({
-    gateId: def.id,
-    suite: def.suite,
-    file: join(dir, def.evidence),
-    owner: h.profile.owner,
-    redactor: h.redactor,
-    excerptBytes: h.profile.api.bodyExcerptBytes,
-    allure: true,
-  })
-  await allureLabels(def, h)
-  evidence.write(
-    [
-      `=== gate: ${def.id} (${def.suite}) — ${def.title}`,
-      `run_id: ${h.run.runId}`,
-      `target: ${h.profile.name} context=${h.profile.kube.context ?? '(current)'} namespace=${h.profile.kube.namespace}`,
-      `owner: ${h.profile.owner}`,
-      `started_at_utc: ${startedAt}`,
-      `runbook: ${def.description.replace(/\n/g, ' ')}`,
-      '',
-    ].join('\n'),
-  )
-  const finish = async (status: GateResult['status'], classification: string | null, reason: string | null) => {
-    const finishedAt = isoNow()
-    const result: GateResult = {
-      id: def.id,
-      suite: def.suite,
-      status,
-      classification,
-      reason,
-      durationMs: Math.round(performance.now() - t0),
-      evidence: evidence.file,
-      startedAt,
-      finishedAt,
-    }
-    // a gate that touched nothing (blocked by a need, skipped, stopped before its first step) still
-    // has the fields every evidence file carries (E2-3 §7)
-    if (!evidence.records.length) evidence.write(`command: (no step ran: ${reason ?? status})\nexit_code: -\nresult: ${status}\n`)
-    evidence.write(
-      [
-        `=== result: ${status.toUpperCase()}`,
-        `classification: ${classification ?? 'none'}`,
-        `reason: ${reason ?? '-'}`,
-        `owner: ${h.profile.owner}`,
-        `finished_at_utc: ${finishedAt}`,
-        `duration_ms: ${result.durationMs}`,
-        '',
-      ].join('\n'),
-    )
-    writeGateResult(h.run.runId, result)
-    if (classification) await allure.label('classification', classification)
+async function runGate(g: GateRun, w: WorkerRun, kubeClient: KubeClient, skip: (note?: string) => never, body: GateBody, ctx: GateContext): Promise<void> {
+  const def = g.def
+  const pre = precondition(def, w)
+  if (pre) {
+    g.outcome = pre
+    skip(pre.reason ?? pre.status)
   }
-
-  // needs: a needed gate that failed or was blocked blocks this one (it does not run)
-  for (const need of def.needs ?? []) {
-    const r = readGateResult(h.run.runId, def.suite, need)
-    if (r && r.status !== 'passed') {
-      const reason = `blocked by ${need} (${r.classification ?? r.status.toUpperCase()})`
-      await finish('blocked', null, reason)
-      skip(reason)
-    }
+  const stop = stoppedBy(def, w)
+  if (stop && !w.info.keepGoing) {
+    g.outcome = { status: 'blocked', classification: null, reason: stop, diagnose: false }
+    skip(stop)
   }
-  if (def.disrupts && !h.run.allowDisruption) {
-    const reason = 'skipped: disruptive gate, rerun with --allow-disruption to include it'
-    await finish('skipped', null, reason)
-    skip(reason)
-  }
-
-  const ctx = h.contextFor(def, evidence)
+  const advisory = (verdict: string) => `advisory (--keep-going after ${stop}; does not count): ${verdict}`
   try {
-    await body(ctx)
+    await withDeadline(body(ctx), def.timeoutMs ?? DEFAULT_GATE_TIMEOUT_MS, def)
+    g.outcome = stop ? { status: 'advisory', classification: null, reason: advisory('passed'), diagnose: false } : { status: 'passed', classification: null, reason: null, diagnose: false }
   } catch (err) {
-    const c = classifyError(err, def.classification)
+    const k = kubeClient.made
+    const c = classifyError(err, def.classification, { localTarget: w.profile.name.startsWith('local'), kube: k ? { server: k.server, contextName: k.contextName } : undefined })
     const status = isBlockingClassification(c.classification) ? 'blocked' : 'failed'
-    const reason = h.redactor.redact(c.message)
-    try {
-      await collectDiagnostics(ctx, def)
-    } catch (diagErr) {
-      evidence.write(`diagnostics: could not be collected: ${h.redactor.redact(String((diagErr as Error)?.message ?? diagErr))}`)
+    const reason = w.redactor.redact(c.message)
+    if (stop) {
+      g.outcome = { status: 'advisory', classification: c.classification, reason: advisory(`${status} — ${reason}`), diagnose: true }
+      return
     }
-    await finish(status, c.classification, reason)
+    g.outcome = { status, classification: c.classification, reason, diagnose: true }
     const failure = new GateFailure(`[${c.classification}] ${reason}`, c.classification as Classification)
     failure.stack = `GateFailure: [${c.classification}] ${reason}\n    at gate ${def.id} (${def.suite})`
     throw failure
   }
-  await finish('passed', null, null)
 }

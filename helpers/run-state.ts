@@ -1,12 +1,14 @@
-// A run: its id, its selection, and the result of every gate, persisted as files so that
-// `needs` works across spec files, a one-gate rerun (--run-id) appends to an earlier run, and a
-// summary can be written from whatever exists when the run is interrupted.
-import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync, readdirSync } from 'node:fs'
+// A run on disk: its id, run.json (the one channel from the CLI to the workers: selection, flags,
+// profile path and snapshot), the result of every gate, the run's lock, and its values. Files, so
+// that `needs` and stop rules work across spec files, a one-gate rerun (--run-id) appends to an
+// earlier run, and a summary can be written from whatever exists when the run is interrupted.
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync, renameSync, existsSync, readdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import type { SuiteName } from './suites.ts'
 import { SUITES } from './suites.ts'
 
-export type GateStatus = 'passed' | 'failed' | 'blocked' | 'skipped'
+export type GateStatus = 'passed' | 'failed' | 'blocked' | 'skipped' | 'interrupted' | 'advisory'
 
 export interface GateResult {
   id: string
@@ -33,14 +35,19 @@ export interface RunInfo {
   runId: string
   /** profile file and its name */
   target: { file: string; name: string; context?: string; namespace?: string }
+  /** the validated profile's source document, ${VAR} references kept (never secret values), in the run dir */
+  profileSnapshot?: string
   startedAt: string
   finishedAt?: string
   tagsFilter: string | null
   selected: SelectedGate[]
   allowMutations: boolean
   allowDisruption: boolean
+  /** run the gates after a stop rule anyway, as advisory results that never change the decision */
+  keepGoing?: boolean
   /** a fatal problem before any gate ran (invalid profile, unknown tag…) */
   configError?: string
+  /** sticky: once interrupted, a run is never GO, whatever is appended to it later */
   interrupted?: boolean
   /** gates run in earlier invocations with the same run id stay in the summary */
   invocations: number
@@ -51,6 +58,9 @@ export interface RunInfo {
   command?: string
   /** every gate id of each suite in the catalogue: the E2-3 cutover decision needs all of them */
   suiteGates?: Partial<Record<SuiteName, string[]>>
+  /** git commit and operator, for the report's environment block */
+  gitCommit?: string
+  operator?: string
 }
 
 export function reportsDir(root = process.cwd()): string {
@@ -65,14 +75,15 @@ export function bundleDir(runId: string, suite: SuiteName, root?: string): strin
   return join(reportsDir(root), 'evidence', `${runId}_${SUITES[suite].bundleSuffix}`)
 }
 
-/** UTC yyyymmdd_HHMMSS (the seeds' evidence directory stamp). */
-export function newRunId(now = new Date()): string {
+/** UTC yyyymmdd_HHMMSS (the seeds' evidence directory stamp) plus a random suffix: two runs started
+ * in the same second never share a bundle. */
+export function newRunId(now = new Date(), suffix = randomBytes(3).toString('hex')): string {
   const p = (n: number) => String(n).padStart(2, '0')
-  return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}_${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`
+  return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}_${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}-${suffix}`
 }
 
 export function writeJsonAtomic(file: string, data: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`
+  const tmp = `${file}.${process.pid}.${randomBytes(2).toString('hex')}.tmp`
   writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n')
   renameSync(tmp, file)
 }
@@ -109,4 +120,57 @@ export function readGateResults(runId: string, root?: string): GateResult[] {
   return readdirSync(d)
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as GateResult)
+}
+
+/** Raised when another live process holds the run: a second writer would interleave one bundle. */
+export class RunLockedError extends Error {
+  readonly pid: number
+  constructor(runId: string, pid: number, since: string) {
+    super(`run ${runId} is in use by process ${pid} (since ${since}): wait for it to finish, or start a new run without --run-id`)
+    this.name = 'RunLockedError'
+    this.pid = pid
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: the process exists under another user
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Take the run's lock (O_EXCL file with our pid). A lock whose process is gone is stale and taken
+ * over. Returns the release function. */
+export function lockRun(runId: string, root?: string, pid = process.pid): () => void {
+  const d = runDir(runId, root)
+  mkdirSync(d, { recursive: true })
+  const file = join(d, 'lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx')
+      writeSync(fd, JSON.stringify({ pid, since: new Date().toISOString() }))
+      closeSync(fd)
+      return () => rmSync(file, { force: true })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      let holder: { pid?: number; since?: string } = {}
+      try {
+        holder = JSON.parse(readFileSync(file, 'utf8')) as typeof holder
+      } catch {
+        /* half-written by a process that died: stale */
+      }
+      if (holder.pid && holder.pid !== pid && isAlive(holder.pid)) throw new RunLockedError(runId, holder.pid, holder.since ?? '?')
+      rmSync(file, { force: true })
+    }
+  }
+  throw new RunLockedError(runId, -1, 'unknown')
+}
+
+/** Where the worker finds its run: one file, named by the run id and the reports directory. */
+export function runFileFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.CLOSEOUT_RUN_FILE) return env.CLOSEOUT_RUN_FILE
+  return env.CLOSEOUT_RUN_ID ? join(runDir(env.CLOSEOUT_RUN_ID), 'run.json') : undefined
 }

@@ -101,3 +101,49 @@ export function matchesTagExpression(expr: string, tags: readonly string[]): boo
   if (i < toks.length) throw new UsageError(`unexpected "${JSON.stringify(toks[i])}" in tag expression "${expr}"`)
   return v
 }
+
+export interface SelectableGate {
+  id: string
+  suite: string
+  classification: string
+}
+
+export interface Selection<G extends SelectableGate> {
+  selected: G[]
+  /** the exact selection as a vitest --tags-filter expression (suite && id per gate) */
+  vitestFilter: string | undefined
+  /** the selection as the operator wrote it, for the summaries */
+  described: string | undefined
+}
+
+/** Which gates a run selects. --tag is a union of suite names, gate ids, classifications and
+ * `suite/id`; --tags-filter expressions are ANDed with it. A gate id present in several suites (smoke-200,
+ * smoke-404) means the gate of the suites named elsewhere in the selection (a suite tag, a `suite/`
+ * prefix, or the suites of the run a --run-id appends to), and the closeout one when none is named. */
+export function selectGates<G extends SelectableGate>(catalog: readonly G[], tags: readonly string[], filters: readonly string[], opts: { runSuites?: readonly string[] } = {}): Selection<G> {
+  const suites = [...new Set(catalog.map((g) => g.suite))]
+  const known = [...new Set(catalog.flatMap((g) => [g.suite, g.id, g.classification]))]
+  const qualified = tags.filter((t) => t.includes('/'))
+  for (const q of qualified) {
+    const [s, id] = q.split('/', 2)
+    if (!catalog.some((g) => g.suite === s && g.id === id)) throw new UsageError(`unknown gate "${q}": use SUITE/ID with SUITE one of ${suites.join(', ')} and ID a gate of it (see ./closeout test --list)`)
+  }
+  const plain = tags.filter((t) => !t.includes('/'))
+  const described = buildTagsFilter(plain, filters, known)
+  const named = new Set([...plain.filter((t) => suites.includes(t)), ...qualified.map((q) => q.split('/')[0]), ...(opts.runSuites ?? [])])
+  const idSuites = (id: string) => new Set(catalog.filter((g) => g.id === id).map((g) => g.suite))
+  const byTag = (g: G, t: string): boolean => {
+    if (t.includes('/')) return t === `${g.suite}/${g.id}`
+    if (t === g.suite || t === g.classification) return true
+    if (t !== g.id) return false
+    if (idSuites(t).size < 2) return true
+    return named.size ? named.has(g.suite) : g.suite === 'closeout'
+  }
+  let selected = catalog.filter((g) => (!tags.length || tags.some((t) => byTag(g, t))) && filters.every((f) => matchesTagExpression(f, [g.suite, g.id, g.classification])))
+  if (opts.runSuites?.length) selected = selected.filter((g) => opts.runSuites!.includes(g.suite))
+  const bySuite = new Map<string, string[]>()
+  for (const g of selected) bySuite.set(g.suite, [...(bySuite.get(g.suite) ?? []), g.id])
+  const vitestFilter = [...bySuite].map(([s, ids]) => `(${s} && (${ids.join(' || ')}))`).join(' || ') || undefined
+  const all = [...qualified, ...(described ? [described] : [])].join(' || ')
+  return { selected, vitestFilter, described: all || undefined }
+}

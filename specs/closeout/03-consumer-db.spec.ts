@@ -1,8 +1,8 @@
 /**
  * F3-4 Task 2 step 3 — DB connectivity from inside the consumer pod, explicit success marker.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
 import { probeFromConsumer } from '../shared/probe.ts'
 
 gate(

@@ -1,9 +1,9 @@
 /**
  * F3-4 Task 2 step 3 — Event Hubs (Kafka :9093) TCP reachability from inside the consumer pod.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
-import { fillCommand } from '../../helpers/profile.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
+import { fillCommand } from '../../helpers/index.ts'
 import { probeFromConsumer } from '../shared/probe.ts'
 
 gate(

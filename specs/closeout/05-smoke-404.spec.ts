@@ -1,7 +1,7 @@
 /**
  * F3-4 Task 3 step 1 — in-cluster smoke: an unknown tx id answers 404.
  */
-import { gate } from '../../helpers/gate.ts'
+import { gate } from '../../helpers/index.ts'
 import { expect404 } from '../shared/smoke.ts'
 
 gate(

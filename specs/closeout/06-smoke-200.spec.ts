@@ -1,7 +1,7 @@
 /**
  * F3-4 Task 3 step 2 — known tx id resolved from the DB, then GET → 200 (sha256 + length recorded).
  */
-import { gate } from '../../helpers/gate.ts'
+import { gate } from '../../helpers/index.ts'
 import { expect200, resolveKnownTxId } from '../shared/smoke.ts'
 
 gate(

@@ -1,8 +1,8 @@
 /**
  * F3-4 Task 4 — consumer lag rows exist in the closeout window (AppMetrics KQL or PromQL).
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
 
 gate(
   {

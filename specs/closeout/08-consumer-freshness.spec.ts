@@ -1,9 +1,9 @@
 /**
  * F3-4 Task 4 — freshness rows exist and their max is within the SLO (5 s).
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
-import { maxMetricValue } from '../../helpers/monitor-values.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
+import { maxMetricValue } from '../../helpers/index.ts'
 
 gate(
   {

@@ -1,8 +1,8 @@
 /**
  * Phase 7 / AC review — /health reports every dependency, and each is healthy.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
 import { readinessProfile } from '../shared/readiness.ts'
 
 function dependencyStates(body: Record<string, unknown>): Record<string, string> {

@@ -1,9 +1,9 @@
 /**
  * Week 4 W4-001 / AC review Phase 3 — /metrics in Prometheus exposition format with the required names.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
-import { parseExposition, hasMetric } from '../../helpers/prom-text.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
+import { parseExposition, hasMetric } from '../../helpers/index.ts'
 import { readinessProfile } from '../shared/readiness.ts'
 
 gate(

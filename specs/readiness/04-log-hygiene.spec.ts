@@ -1,8 +1,8 @@
 /**
  * AC review (Security / Observability) — no PII and no secrets in recent logs of the API and consumer.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
 import { readinessProfile, scanLogText, type LogFinding } from '../shared/readiness.ts'
 
 gate(
@@ -16,17 +16,17 @@ gate(
   },
   async (ctx) => {
     const p = readinessProfile(ctx)
-    const ns = ctx.target.kube.namespace
     const findings: (LogFinding & { pod: string })[] = []
     let scanned = 0
     for (const [deployment, container] of [
       [ctx.target.api.deployment, ctx.target.api.container],
       [ctx.target.consumer.deployment, ctx.target.consumer.container],
     ]) {
-      const pods = await ctx.k8s(`pods of ${deployment}`, `kubectl -n ${ns} get pods -l <selector of deploy/${deployment}>`, (k) => k.podsOfDeployment(deployment), (ps) => ps.map((x) => x.metadata?.name))
+      const pods = await ctx.kube.podsOfDeployment(deployment, { summarize: (ps) => ps.map((x) => x.metadata?.name) })
       for (const pod of pods.slice(0, 3)) {
         const name = pod.metadata?.name as string
-        const text = await ctx.kube().podLogs(name, container, { tailLines: p.logTailLines })
+        // the record keeps the line count, not the text: the logs may hold the very PII being looked for
+        const text = await ctx.kube.podLogs(name, container, p.logTailLines, { summarize: (t) => `${t.split('\n').length} lines read (the text is scanned, not recorded)` })
         scanned += text.split('\n').length
         // the scan runs on the raw text; only masked excerpts reach the evidence
         for (const f of scanLogText(text, (s) => ctx.evidence.redactor.redact(s), p.piiPatterns)) findings.push({ ...f, pod: name })

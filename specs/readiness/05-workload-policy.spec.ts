@@ -1,9 +1,9 @@
 /**
  * AC review Phase 1/2 (ADR-0012) — probes, resources, non-root, NetworkPolicy for the API and consumer.
  */
-import type { V1Container, V1Deployment } from '@kubernetes/client-node'
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
+import type { V1Container, V1Deployment } from '../../helpers/index.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
 import { readinessProfile } from '../shared/readiness.ts'
 
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
@@ -35,17 +35,16 @@ gate(
     description: 'K8s manifests with readinessProbe, resources, non-root, NetworkPolicy (AC review Phase 1–2, ADR-0012)',
   },
   async (ctx) => {
-    const ns = ctx.target.kube.namespace
     const p = readinessProfile(ctx)
     const problems: string[] = []
     const policies = p.requireNetworkPolicy
-      ? await ctx.k8s('network policies', `kubectl -n ${ns} get networkpolicy`, (k) => k.listNetworkPolicies(), (ps) => ps.map((x) => ({ name: x.metadata?.name, podSelector: x.spec?.podSelector?.matchLabels ?? {} })))
+      ? await ctx.kube.listNetworkPolicies({ summarize: (ps) => ps.map((x) => ({ name: x.metadata?.name, podSelector: x.spec?.podSelector?.matchLabels ?? {} })) })
       : []
     for (const [name, container, isServer] of [
       [ctx.target.api.deployment, ctx.target.api.container, true],
       [ctx.target.consumer.deployment, ctx.target.consumer.container, false],
     ] as const) {
-      const d = await ctx.k8s(`deployment ${name}`, `kubectl -n ${ns} get deploy ${name} -o yaml`, (k) => k.readDeployment(name), (x) => ({ containers: x.spec?.template?.spec?.containers?.map((c) => ({ name: c.name, readinessProbe: Boolean(c.readinessProbe), livenessProbe: Boolean(c.livenessProbe), resources: c.resources, securityContext: c.securityContext })), podSecurityContext: x.spec?.template?.spec?.securityContext }))
+      const d = await ctx.kube.readDeployment(name, { summarize: (x) => ({ containers: x.spec?.template?.spec?.containers?.map((c) => ({ name: c.name, readinessProbe: Boolean(c.readinessProbe), livenessProbe: Boolean(c.livenessProbe), resources: c.resources, securityContext: c.securityContext })), podSecurityContext: x.spec?.template?.spec?.securityContext }) })
       const c = d.spec?.template?.spec?.containers?.find((x) => x.name === container) ?? d.spec?.template?.spec?.containers?.[0]
       if (!c) {
         problems.push(`${name}: no container ${container}`)

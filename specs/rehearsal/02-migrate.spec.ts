@@ -1,8 +1,8 @@
 /**
  * E2-3 §5.2 — migration gate: `alembic upgrade head` in the API pod.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
 import { rehearsalProfile } from '../shared/rehearsal.ts'
 
 gate(

@@ -2,30 +2,9 @@
  * E2-3 §5.1 + §5.3 — synthetic ledger/payment-order JSONL for T_cutover−1h, copied into the API pod,
  * backfill over T_cutover−24h … T_cutover−1s, then the backfilled tx is visible through the API.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
-import { fillCommand } from '../../helpers/profile.ts'
-import { isoNow } from '../../helpers/evidence.ts'
+import { gate, GateFailure, fillCommand, renderEventTemplate } from '../../helpers/index.ts'
 import { cutover, noteFixedInputs, rehearsalProfile, rehearsalRunId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
-
-const EVENTS = fileURLToPath(new URL('../../fixtures/events/', import.meta.url))
-
-function render(template: string, values: Record<string, string>): string {
-  const out = readFileSync(join(EVENTS, template), 'utf8').replace(/\{(run_id|ts)\}/g, (_m, k: string) => values[k])
-  // every line must be one JSON object (no hand-made quoting reaches the pod)
-  for (const [i, line] of out.split('\n').filter(Boolean).entries()) {
-    try {
-      JSON.parse(line)
-    } catch {
-      throw new GateFailure(`fixtures/events/${template} line ${i + 1} is not valid JSON after filling placeholders`)
-    }
-  }
-  return out
-}
 
 gate(
   {
@@ -47,11 +26,10 @@ gate(
     await noteFixedInputs(ctx, cut)
     await ctx.evidence.note('synthetic rows (E2-3 §5.1: T_cutover−1h)', { row_ts: ts })
 
-    const ledger = render('ledger.jsonl.tmpl', { run_id: runId, ts })
-    const payment = render('payment-order.jsonl.tmpl', { run_id: runId, ts })
-    const bundle = dirname(ctx.evidence.file)
-    writeFileSync(join(bundle, `03_backfill_ledger_${runId}.jsonl`), ledger)
-    writeFileSync(join(bundle, `03_backfill_payment_${runId}.jsonl`), payment)
+    const ledger = renderEventTemplate('ledger.jsonl.tmpl', { run_id: runId, ts })
+    const payment = renderEventTemplate('payment-order.jsonl.tmpl', { run_id: runId, ts })
+    await ctx.evidence.attach(`03_backfill_ledger_${runId}.jsonl`, ledger)
+    await ctx.evidence.attach(`03_backfill_payment_${runId}.jsonl`, payment)
 
     const api = ctx.target.api
     const ledgerFile = `${r.uploadDir}/e2_3_ledger_${runId}.jsonl`
@@ -69,8 +47,7 @@ gate(
     if (b.exitCode !== 0) throw new GateFailure(`backfill exited ${b.exitCode ?? 'without status'}: ${(b.error ?? b.stderr).trim().split('\n').slice(-1)[0] ?? ''}`)
 
     const txId = `tx-bf-pay-${runId}`
-    const started = isoNow()
     const got = await ctx.api.get(`backfilled tx ${txId} is visible (expect 200)`, txPath(ctx, txId), { expectStatus: 200 })
-    if (got.status !== 200) throw new GateFailure(`backfill exited 0 but ${txId} is not visible: GET answered ${got.status} (since ${started})`)
+    if (got.status !== 200) throw new GateFailure(`backfill exited 0 but ${txId} is not visible: GET answered ${got.status}`)
   },
 )

@@ -1,9 +1,9 @@
 /**
  * E2-3 §5.4 — consumer sync: publish scenario `happy`, consume, the synced tx becomes visible.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
-import { cutover, publishAndConsume, rehearsalProfile, syncTxId } from '../shared/rehearsal.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
+import { cutover, expectedSyncTxId, publishAndConsume, rehearsalProfile } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
 /** The publisher may print a JSON line naming the tx ids it published; prefer it to the template. */
@@ -46,7 +46,7 @@ gate(
     }
     await ctx.evidence.note('sync range', { SYNC_SINCE: cut.syncSince, published_at_utc: new Date().toISOString() })
     const { publish } = await publishAndConsume(ctx, 'happy', r.happyMaxMessages)
-    const txId = publishedTxId(publish.stdout) ?? syncTxId(ctx)
+    const txId = publishedTxId(publish.stdout) ?? expectedSyncTxId(ctx)
     ctx.values.set('SYNC_TX_ID', txId)
     await ctx.evidence.note('SYNC_TX_ID', { SYNC_TX_ID: txId })
 

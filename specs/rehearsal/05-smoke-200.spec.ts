@@ -1,7 +1,7 @@
 /**
  * E2-3 §5.5 — API smoke with the synced tx id → 200 (sha256 + length recorded).
  */
-import { gate } from '../../helpers/gate.ts'
+import { gate } from '../../helpers/index.ts'
 import { expect200 } from '../shared/smoke.ts'
 import { syncTxId } from '../shared/rehearsal.ts'
 
@@ -11,6 +11,7 @@ gate(
     suite: 'rehearsal',
     classification: 'SMOKE_FAILED',
     needs: ['sync-happy'],
+    inputs: [{ value: 'SYNC_TX_ID', from: 'sync-happy' }],
     evidence: '05_smoke_200.log',
     title: 'returns 200 for the synced tx id',
     description: 'GET http://127.0.0.1:8000/admin/tx/${SYNC_TX_ID} in the API pod; print HTTP_CODE, BODY_SHA256, BODY_LEN; expect 200',

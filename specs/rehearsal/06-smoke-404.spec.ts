@@ -1,7 +1,7 @@
 /**
  * E2-3 §5.5 — API smoke with tx-missing-${RUN_ID} → 404.
  */
-import { gate } from '../../helpers/gate.ts'
+import { gate } from '../../helpers/index.ts'
 import { expect404 } from '../shared/smoke.ts'
 
 gate(

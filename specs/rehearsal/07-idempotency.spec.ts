@@ -1,10 +1,10 @@
 /**
  * E2-3 §5.6 — idempotency: canonical payload hash before == after replaying scenario `duplicate`.
  */
-import { gate } from '../../helpers/gate.ts'
-import { GateFailure } from '../../helpers/classification.ts'
-import { canonicalHash, canonicalJson, stripVolatile, type Json } from '../../helpers/canonical.ts'
-import type { GateContext } from '../../helpers/harness.ts'
+import { gate } from '../../helpers/index.ts'
+import { GateFailure } from '../../helpers/index.ts'
+import { canonicalHash, canonicalJson, stripVolatile, type Json } from '../../helpers/index.ts'
+import type { GateContext } from '../../helpers/index.ts'
 import { publishAndConsume, rehearsalProfile, syncTxId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
@@ -28,6 +28,7 @@ gate(
     suite: 'rehearsal',
     classification: 'IDEMPOTENCY_FAILED',
     needs: ['sync-happy'],
+    inputs: [{ value: 'SYNC_TX_ID', from: 'sync-happy' }],
     evidence: '07_idempotency_duplicate.log',
     title: 'replaying the duplicate scenario leaves the canonical payload unchanged',
     description:

@@ -1,27 +1,13 @@
 // Connectivity probes run inside the consumer pod (F3-4 Task 2 step 3). A pass needs exit 0 AND the
 // explicit marker line: "reviewers must verify connectivity evidence lines are explicit, not inferred".
-import type { GateContext } from '../../helpers/harness.ts'
+import type { GateContext } from '../../helpers/index.ts'
 
 export async function probeFromConsumer(ctx: GateContext, step: string, command: string[], marker: string): Promise<{ ok: boolean; reason: string }> {
   const c = ctx.target.consumer
   const r = await ctx.exec(step, { deployment: c.deployment, container: c.container, command, marker })
   // the plan also keeps the consumer's own log tail next to the probe
   if (r.target?.pod) {
-    const logs = await ctx
-      .kube()
-      .podLogs(r.target.pod, c.container, { tailLines: ctx.target.kube.diagnosticsTailLines })
-      .catch((e: unknown) => `(logs unavailable: ${(e as Error).message})`)
-    await ctx.evidence.record({
-      step: `consumer logs (--tail=${ctx.target.kube.diagnosticsTailLines})`,
-      kind: 'k8s',
-      command: `kubectl -n ${ctx.target.kube.namespace} logs ${r.target.pod} -c ${c.container} --tail=${ctx.target.kube.diagnosticsTailLines}`,
-      target: `namespace=${ctx.target.kube.namespace} pod=${r.target.pod}`,
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      durationMs: 0,
-      result: 'info',
-      stdout: logs,
-    })
+    await ctx.kube.podLogs(r.target.pod, c.container, ctx.target.kube.diagnosticsTailLines, { step: `consumer logs (--tail=${ctx.target.kube.diagnosticsTailLines})` }).catch(() => undefined)
   }
   const hasMarker = r.stdout.split('\n').some((l) => l.trim() === marker)
   if (r.exitCode === 0 && hasMarker) return { ok: true, reason: '' }

@@ -1,9 +1,9 @@
 // E2-3 fixed inputs shared by the rehearsal gates: the rehearsal run id, T_cutover (UTC, the single
 // cut line) with its ±buffer guard, the backfill window and the synced tx id.
-import { GateBlocked, GateFailure } from '../../helpers/classification.ts'
-import type { GateContext } from '../../helpers/harness.ts'
-import type { ExecResult } from '../../helpers/kube.ts'
-import { fillCommand, type TargetProfile } from '../../helpers/profile.ts'
+import { GateBlocked, GateFailure } from '../../helpers/index.ts'
+import type { GateContext } from '../../helpers/index.ts'
+import type { ExecResult } from '../../helpers/index.ts'
+import { fillCommand, type TargetProfile } from '../../helpers/index.ts'
 
 export type RehearsalProfile = NonNullable<TargetProfile['rehearsal']>
 
@@ -63,9 +63,17 @@ export async function noteFixedInputs(ctx: GateContext, cut: Cutover): Promise<v
   await ctx.evidence.note('fixed inputs', { RUN_ID: rehearsalRunId(ctx), T_cutover: cut.tCutover, BACKFILL_SINCE: cut.backfillSince, BACKFILL_UNTIL: cut.backfillUntil, SYNC_SINCE: cut.syncSince, buffer: `±${cut.bufferMinutes} min` })
 }
 
+/** The happy scenario's tx id as the publisher names it, else the profile's template. */
+export function expectedSyncTxId(ctx: GateContext): string {
+  return rehearsalProfile(ctx).syncTxId.replace('{runId}', rehearsalRunId(ctx))
+}
+
+/** The tx id sync-happy synced in this run (gates that read it declare `inputs: SYNC_TX_ID`, so the
+ * harness blocks them, naming sync-happy, when it was not run). */
 export function syncTxId(ctx: GateContext): string {
   const stored = ctx.values.get<string>('SYNC_TX_ID')
-  return stored ?? rehearsalProfile(ctx).syncTxId.replace('{runId}', rehearsalRunId(ctx))
+  if (!stored) throw new GateBlocked('SYNC_TX_ID is not set: sync-happy did not run in this run; run the full rehearsal (pnpm test --tag rehearsal)')
+  return stored
 }
 
 /** E2-3 §5.4/§5.6: publish a synthetic scenario from the consumer pod, then consume it. */

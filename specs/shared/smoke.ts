@@ -1,15 +1,21 @@
 // The in-cluster API smoke shared by the closeout and rehearsal suites (one implementation, two
 // suites' tags and evidence names): GET /admin/tx/{id} → 404 for an unknown id, 200 for a known one.
-import { GateFailure } from '../../helpers/classification.ts'
-import type { GateContext } from '../../helpers/harness.ts'
+import { GateFailure } from '../../helpers/index.ts'
+import type { GateContext } from '../../helpers/index.ts'
+import { rehearsalRunId } from './rehearsal.ts'
+
+/** F3-4 Task 3 step 1's fixed id (the plan curls /admin/tx/missing-tx-id); a profile key would be
+ * better (api.missingTxId), helpers/profile.ts has none yet. */
+const F3_4_MISSING_TX_ID = 'missing-tx-id'
 
 export function txPath(ctx: GateContext, txId: string): string {
   return ctx.target.api.txPath.replace('{tx_id}', encodeURIComponent(txId))
 }
 
-/** An id that cannot exist: the profile's prefix + this run's id. */
+/** The seeds' unknown ids: F3-4 `missing-tx-id`; E2-3 `tx-missing-${RUN_ID}` with RUN_ID=e2-3-… (the
+ * profile's api.missingTxIdPrefix + the rehearsal run id). */
 export function missingTxId(ctx: GateContext): string {
-  return `${ctx.target.api.missingTxIdPrefix}${ctx.run.runId}`
+  return ctx.run.suite === 'rehearsal' ? `${ctx.target.api.missingTxIdPrefix}${rehearsalRunId(ctx)}` : F3_4_MISSING_TX_ID
 }
 
 export async function expect404(ctx: GateContext): Promise<void> {

@@ -5,7 +5,7 @@ import { describe, test, expect, beforeAll, afterAll } from 'vitest'
 import { readFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { verifyManifest } from '../../helpers/decision.ts'
+import { verifyManifest } from '../../helpers/bundle.ts'
 import { ROOT, envUp, runGates, outcome, type SuiteRun } from './_run.ts'
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -19,6 +19,13 @@ function expected(all: string[], changed: Record<string, string>): Record<string
 
 const allBlockedAfter = (all: string[], first: string): Record<string, string> =>
   Object.fromEntries(all.map((g) => [g, g === first ? 'blocked:ENVIRONMENT_BLOCKED' : 'blocked']))
+
+/** The stop rules (helpers/suites.ts STOP_RULES): every gate after `at` in the list is BLOCKED, not run. */
+const stoppedAfter = (all: string[], at: string, changed: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(all.map((g, i) => [g, changed[g] ?? (i > all.indexOf(at) ? 'blocked' : 'passed')]))
+// F3-4 Task 2 failing or blocked stops the closeout: smoke and monitoring gates are BLOCKED
+const TASK2_STOPS = ['smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness']
+const closeoutStopped = (changed: Record<string, string>) => expected(CLOSEOUT, { ...Object.fromEntries(TASK2_STOPS.map((g) => [g, 'blocked'])), ...changed })
 
 interface Case {
   fault: string
@@ -37,20 +44,20 @@ const CASES: Case[] = [
     fault: 'consumer-crashloop',
     suite: 'closeout',
     exit: 1,
-    gates: expected(CLOSEOUT, { 'consumer-rollout': 'failed:STARTUP_FAILED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' }),
+    gates: closeoutStopped({ 'consumer-rollout': 'failed:STARTUP_FAILED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' }),
   },
-  { fault: 'consumer-db-unreachable', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'consumer-db': 'failed:STARTUP_FAILED' }) },
-  { fault: 'eventhubs-unreachable', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'consumer-eventhubs': 'failed:STARTUP_FAILED' }) },
+  { fault: 'consumer-db-unreachable', suite: 'closeout', exit: 1, gates: closeoutStopped({ 'consumer-db': 'failed:STARTUP_FAILED' }) },
+  { fault: 'eventhubs-unreachable', suite: 'closeout', exit: 1, gates: closeoutStopped({ 'consumer-eventhubs': 'failed:STARTUP_FAILED' }) },
   { fault: 'api-404-broken', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED' }) },
   { fault: 'api-500', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED', 'smoke-200': 'failed:SMOKE_FAILED' }) },
   // F3-4 Task 2: TAG_COUNT 0 → ENVIRONMENT_BLOCKED, and the consumer is not touched
-  { fault: 'image-tag-missing', suite: 'closeout', exit: 2, gates: expected(CLOSEOUT, { 'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' }) },
+  { fault: 'image-tag-missing', suite: 'closeout', exit: 2, gates: closeoutStopped({ 'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' }) },
   // E2-3 §3: AKS provisioningState must be Succeeded, else the rehearsal stops at precheck
   { fault: 'aks-not-succeeded', suite: 'rehearsal', exit: 2, gates: allBlockedAfter(REHEARSAL, 'precheck') },
-  { fault: 'migration-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { migrate: 'failed:MIGRATION_FAILED' }) },
-  { fault: 'backfill-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { backfill: 'failed:BACKFILL_FAILED' }) },
-  // the synced tx id feeds the rehearsal's smoke-200 and idempotency: they are blocked by sync-happy
-  { fault: 'sync-broken', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { 'sync-happy': 'failed:SYNC_FAILED', 'smoke-200': 'blocked', idempotency: 'blocked' }) },
+  // E2-3 is a sequence: a failed gate stops everything after it (nothing more is written to the target)
+  { fault: 'migration-broken', suite: 'rehearsal', exit: 1, gates: stoppedAfter(REHEARSAL, 'migrate', { migrate: 'failed:MIGRATION_FAILED' }) },
+  { fault: 'backfill-broken', suite: 'rehearsal', exit: 1, gates: stoppedAfter(REHEARSAL, 'backfill', { backfill: 'failed:BACKFILL_FAILED' }) },
+  { fault: 'sync-broken', suite: 'rehearsal', exit: 1, gates: stoppedAfter(REHEARSAL, 'sync-happy', { 'sync-happy': 'failed:SYNC_FAILED' }) },
   { fault: 'non-idempotent', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { idempotency: 'failed:IDEMPOTENCY_FAILED' }) },
   // monitoring faults through both query paths; last, so their metric samples cannot leak into other cases
   { fault: 'monitoring-forbidden', suite: 'closeout', exit: 2, gates: expected(CLOSEOUT, { 'consumer-lag': 'blocked:MONITORING_ACCESS_BLOCKED', 'consumer-freshness': 'blocked:MONITORING_ACCESS_BLOCKED' }) },
@@ -200,7 +207,7 @@ describe('fault matrix', { timeout: 300_000 }, () => {
         const text = readFileSync(g.evidence as string, 'utf8')
         for (const re of REQUIRED_FIELDS) expect(text, `${g.id}: ${re}`).toMatch(re)
       }
-      for (const g of r.summary.gates.filter((x) => x.status === 'blocked' && !x.classification)) expect(g.reason).toMatch(/^blocked by [a-z0-9-]+ \(/)
+      for (const g of r.summary.gates.filter((x) => x.status === 'blocked' && !x.classification)) expect(g.reason).toMatch(/^(blocked by|stopped at) [a-z0-9-]+ \(/)
     })
   }
 

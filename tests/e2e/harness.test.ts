@@ -2,7 +2,7 @@
 // (local environment down, invalid profile, unknown tag, SIGTERM mid-run).
 import { describe, test, expect, beforeAll, afterAll } from 'vitest'
 import { createServer, type Server, type Socket } from 'node:net'
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { ROOT, node, envDown, runGates, spawnGates, uniqueRunId } from './_run.ts'
@@ -21,7 +21,7 @@ describe('operator-facing behaviour', { timeout: 120_000 }, () => {
     expect(r.stdout).toMatch(/^consumer-db\s+closeout\s+STARTUP_FAILED\s+consumer-rollout\s+03_consumer_db_connectivity\.log/m)
   })
 
-  test('an unknown tag exits 3 with the known tags, and still leaves a summary', () => {
+  test('an unknown tag exits 3 with the known tags, and still leaves a summary with the profile\'s owner', () => {
     const runId = uniqueRunId('badtag')
     const r = node(['bin/test.ts', '--tag', 'closout', '--run-id', runId])
     expect(r.code).toBe(3)
@@ -29,6 +29,43 @@ describe('operator-facing behaviour', { timeout: 120_000 }, () => {
     expect(r.stderr).toMatch(/Known tags: .*closeout/)
     expect(r.stderr).not.toMatch(/\n\s+at /) // no stack trace
     expect(readSummary(runId).configError).toContain('closout')
+    // the profile parsed: its owner, never "unassigned"
+    expect(readSummary(runId).retry?.owner).toBe('release-engineering')
+  })
+
+  test('--help exits 0 with usage; an unknown option exits 3 with usage and touches no file of any run', () => {
+    const help = node(['bin/test.ts', '--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/^usage: pnpm test /)
+    const latest = join(ROOT, 'reports/latest/summary.json')
+    const before = existsSync(latest) ? readFileSync(latest, 'utf8') : undefined
+    const runs = () => (existsSync(join(ROOT, 'reports/runs')) ? readdirSync(join(ROOT, 'reports/runs')).length : 0)
+    const n = runs()
+    for (const argv of [['--tagg', 'closeout'], ['--target'], ['--allow-mutations=yes'], ['closeout']]) {
+      const r = node(['bin/test.ts', ...argv])
+      expect(r.code, argv.join(' ')).toBe(3)
+      expect(r.stderr).toContain('usage: pnpm test')
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+    expect(existsSync(latest) ? readFileSync(latest, 'utf8') : undefined).toBe(before)
+    expect(runs()).toBe(n)
+  })
+
+  test('--opt=value and --opt value are the same (--target=FILE, --tag=ID, --run-id=ID)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eqform-'))
+    const f = join(dir, 'bad.yaml')
+    writeFileSync(f, 'name: x\nowner: someone\n')
+    const a = uniqueRunId('eq')
+    const b = uniqueRunId('sp')
+    const r1 = node(['bin/test.ts', `--tag=smoke-404`, `--target=${f}`, `--run-id=${a}`])
+    const r2 = node(['bin/test.ts', '--tag', 'smoke-404', '--target', f, '--run-id', b])
+    expect([r1.code, r2.code]).toEqual([3, 3])
+    for (const id of [a, b]) {
+      const s = readSummary(id)
+      expect(s.configError).toContain(f)
+      expect(s.gates.map((g) => `${g.suite}/${g.id}`)).toEqual(['closeout/smoke-404'])
+      expect(s.retry?.owner).toBe('someone')
+    }
   })
 
   test('an invalid profile exits 3, names the key path, and writes a BLOCKED summary with the error', () => {
@@ -160,6 +197,10 @@ describe('interrupted run', { timeout: 120_000 }, () => {
     expect(s.interrupted).toBe(true)
     expect(s.decision).toBe('BLOCKED')
     expect(s.gates.some((g) => g.status === 'skipped' && g.reason === 'not run: the run was interrupted')).toBe(true)
+    // the gate that was running is interrupted (not skipped), with its partial evidence and a footer
+    const baseline = s.gates.find((g) => g.id === 'baseline')
+    expect(baseline?.status).toBe('interrupted')
+    expect(readFileSync(baseline?.evidence as string, 'utf8')).toMatch(/=== gate: baseline[\s\S]*=== result: INTERRUPTED\n/)
     expect(existsSync(join(s.bundles.closeout, '99_f3_4_runtime_summary.md'))).toBe(true)
     expect(existsSync(join(s.bundles.closeout, 'MANIFEST.sha256'))).toBe(true)
     expect(JSON.parse(readFileSync(join(ROOT, 'reports/latest/summary.json'), 'utf8')).runId).toBe(runId)

@@ -1,8 +1,9 @@
 import { describe, test, expect, beforeEach } from 'vitest'
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { decide, finalizeRun, verifyManifest, EXIT_CODES } from '../../helpers/decision.ts'
+import { decide, stopReason, buildSummary, EXIT_CODES } from '../../helpers/decision.ts'
+import { finalizeRun, verifyManifest } from '../../helpers/bundle.ts'
 import { writeRunInfo, writeGateResult, bundleDir, type GateResult, type RunInfo } from '../../helpers/run-state.ts'
 
 describe('decision', () => {
@@ -20,8 +21,53 @@ describe('decision', () => {
     expect(decide([{ status: 'passed', classification: null }, { status: 'skipped', classification: null }])).toBe('BLOCKED')
     expect(decide([{ status: 'passed', classification: null }], { interrupted: true })).toBe('BLOCKED')
   })
+  test('advisory results (--keep-going after a stop) never change the decision', () => {
+    const stopped = { status: 'blocked' as const, classification: 'ENVIRONMENT_BLOCKED' }
+    expect(decide([stopped, { status: 'advisory', classification: 'SMOKE_FAILED' }])).toBe('BLOCKED')
+    expect(decide([{ status: 'failed', classification: 'MIGRATION_FAILED' }, { status: 'advisory', classification: null }])).toBe('NO_GO')
+    expect(decide([{ status: 'passed', classification: null }, { status: 'advisory', classification: null }])).toBe('BLOCKED')
+  })
+  test('an interrupted run is BLOCKED, even when a gate had failed before the interrupt', () => {
+    expect(decide([{ status: 'failed', classification: 'SMOKE_FAILED' }], { interrupted: true })).toBe('BLOCKED')
+    expect(decide([{ status: 'passed', classification: null }, { status: 'interrupted', classification: null }])).toBe('BLOCKED')
+  })
   test('exit codes', () => {
     expect(EXIT_CODES).toEqual({ GO: 0, NO_GO: 1, BLOCKED: 2, USAGE: 3 })
+  })
+})
+
+describe('stop rules (STOP_RULES in helpers/suites.ts)', () => {
+  const r = (id: string, status: 'passed' | 'failed' | 'blocked' | 'interrupted', classification: string | null = null, suite: 'closeout' | 'rehearsal' = 'rehearsal') => ({ id, suite, status, classification })
+  test('E2-3 is a sequence: a failed or blocked gate stops every later one, naming where and why', () => {
+    const results = [r('precheck', 'passed'), r('migrate', 'failed', 'MIGRATION_FAILED')]
+    for (const id of ['backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency']) expect(stopReason('rehearsal', id, results)).toBe('stopped at migrate (MIGRATION_FAILED)')
+    expect(stopReason('rehearsal', 'migrate', results)).toBeUndefined()
+    expect(stopReason('rehearsal', 'idempotency', [r('precheck', 'blocked', 'ENVIRONMENT_BLOCKED')])).toBe('stopped at precheck (ENVIRONMENT_BLOCKED)')
+    expect(stopReason('rehearsal', 'backfill', [r('migrate', 'interrupted')])).toBe('stopped at migrate (INTERRUPTED)')
+  })
+  test('the two smoke gates are one stage: one failing does not stop the other, but stops idempotency', () => {
+    const results = [r('smoke-200', 'failed', 'SMOKE_FAILED')]
+    expect(stopReason('rehearsal', 'smoke-404', results)).toBeUndefined()
+    expect(stopReason('rehearsal', 'idempotency', results)).toBe('stopped at smoke-200 (SMOKE_FAILED)')
+  })
+  test('F3-4 Task 2 failing stops smoke and monitoring; its own probes still run; a smoke failure stops nothing', () => {
+    const failedDb = [r('baseline', 'passed', null, 'closeout'), r('consumer-db', 'failed', 'STARTUP_FAILED', 'closeout')]
+    for (const id of ['smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness']) expect(stopReason('closeout', id, failedDb)).toBe('stopped at consumer-db (STARTUP_FAILED)')
+    expect(stopReason('closeout', 'consumer-eventhubs', failedDb)).toBeUndefined()
+    expect(stopReason('closeout', 'consumer-lag', [r('smoke-404', 'failed', 'SMOKE_FAILED', 'closeout')])).toBeUndefined()
+    // a gate that did not run in this run stops nothing (a one-gate run decides on what it selected)
+    expect(stopReason('closeout', 'smoke-404', [])).toBeUndefined()
+  })
+  test('buildSummary is pure: same input, same summary; advisory classifications stay out of the retry metadata', () => {
+    const now = new Date('2026-11-22T10:00:00Z')
+    const info = { runId: 'r', target: { file: 'f', name: 'n' }, startedAt: now.toISOString(), tagsFilter: null, selected: [], allowMutations: false, allowDisruption: false, invocations: 1, owner: 'o', retryAfterHours: 1 }
+    const g = (id: string, status: 'failed' | 'advisory', classification: string) => ({ id, suite: 'rehearsal' as const, status, classification, reason: null, durationMs: 1, evidence: null, startedAt: '', finishedAt: '' })
+    const input = { info, results: [g('migrate', 'failed', 'MIGRATION_FAILED'), g('backfill', 'advisory', 'BACKFILL_FAILED')], bundleDirOf: () => '/b', reportDir: '/r', owner: 'o', retryAfterHours: 1, now }
+    const s = buildSummary(input)
+    expect(buildSummary(input)).toEqual(s)
+    expect(s.decision).toBe('NO_GO')
+    expect(s.classifications).toEqual(['MIGRATION_FAILED'])
+    expect(s.retry?.unblockCriteria).toEqual([expect.stringMatching(/^MIGRATION_FAILED: /)])
   })
 })
 
@@ -95,6 +141,37 @@ describe('finalizeRun', () => {
     expect(s.decision).toBe('BLOCKED')
     expect(s.interrupted).toBe(true)
     expect(s.gates.find((g) => g.id === 'smoke-200')).toMatchObject({ status: 'skipped', reason: 'not run: the run was interrupted' })
+  })
+
+  test('an interrupted run can never later be finalized GO, whatever is appended to it', () => {
+    writeRunInfo(info())
+    writeGateResult('20261122_100000', gate('baseline', 'interrupted', null, 'the run was interrupted while this gate was running'))
+    expect(finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now, interrupted: true }).decision).toBe('BLOCKED')
+    // a straggler (or a later --run-id) completes every gate and finalizes again, not interrupted
+    for (const id of ['baseline', 'smoke-404', 'smoke-200']) writeGateResult('20261122_100000', gate(id, 'passed', null))
+    const again = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    expect(again.decision).toBe('BLOCKED')
+    expect(again.interrupted).toBe(true)
+  })
+
+  test('the gate cut off by the interrupt keeps its partial evidence and gets an INTERRUPTED footer', () => {
+    writeRunInfo(info())
+    const file = join(bundleDir('20261122_100000', 'closeout'), 'baseline.log')
+    mkdirSync(join(file, '..'), { recursive: true })
+    writeFileSync(file, '=== gate: baseline (closeout)\n--- step: namespace txlookup\nexit_code: 0\n')
+    writeGateResult('20261122_100000', { ...gate('baseline', 'interrupted', null, 'the run was interrupted while this gate was running'), evidence: file })
+    const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now, interrupted: true })
+    expect(s.gates.find((g) => g.id === 'baseline')?.status).toBe('interrupted')
+    const text = readFileSync(file, 'utf8')
+    expect(text).toContain('--- step: namespace txlookup')
+    expect(text).toMatch(/=== result: INTERRUPTED\n/)
+  })
+
+  test('a configuration error keeps its whole message (every line), in the summary and the unblock criteria', () => {
+    writeRunInfo(info({ configError: 'target profile p.yaml is invalid:\n  - kube: unknown key "x"\n  - api.port: expected number' }))
+    const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
+    expect(s.gates[0].reason).toContain('api.port: expected number')
+    expect(s.retry?.unblockCriteria[0]).toContain('api.port: expected number')
   })
 
   test('the rehearsal bundle gets the 08 decision and 09 rollback records', () => {

@@ -1,5 +1,5 @@
 import { describe, test, expect } from 'vitest'
-import { buildTagsFilter, matchesTagExpression, UsageError } from '../../helpers/tags.ts'
+import { buildTagsFilter, matchesTagExpression, selectGates, UsageError } from '../../helpers/tags.ts'
 
 const known = ['closeout', 'rehearsal', 'readiness', 'smoke-404', 'smoke-200', 'baseline', 'SMOKE_FAILED']
 
@@ -48,5 +48,28 @@ describe('tag expressions', () => {
   test('malformed expressions are usage errors', () => {
     expect(() => matchesTagExpression('(closeout', tags)).toThrow(UsageError)
     expect(() => matchesTagExpression('closeout &&', tags)).toThrow(UsageError)
+  })
+})
+
+describe('selection (a gate id in two suites)', () => {
+  const g = (suite: string, id: string, classification = 'SMOKE_FAILED') => ({ suite, id, classification })
+  const catalog = [g('closeout', 'baseline', 'ENVIRONMENT_BLOCKED'), g('closeout', 'smoke-404'), g('closeout', 'smoke-200'), g('rehearsal', 'precheck', 'ENVIRONMENT_BLOCKED'), g('rehearsal', 'smoke-200'), g('rehearsal', 'smoke-404')]
+  const ids = (tags: string[], runSuites?: string[]) => selectGates(catalog, tags, [], { runSuites }).selected.map((x) => `${x.suite}/${x.id}`)
+  test('an id of two suites alone is the closeout gate', () => {
+    expect(ids(['smoke-200'])).toEqual(['closeout/smoke-200'])
+    expect(ids(['smoke-404', 'smoke-200'])).toEqual(['closeout/smoke-404', 'closeout/smoke-200'])
+  })
+  test('naming the suite picks the other: SUITE/ID, a suite tag beside it, or the suites of the --run-id run', () => {
+    expect(ids(['rehearsal/smoke-200'])).toEqual(['rehearsal/smoke-200'])
+    expect(ids(['rehearsal', 'smoke-200'])).toEqual(['rehearsal/precheck', 'rehearsal/smoke-200', 'rehearsal/smoke-404'])
+    expect(ids(['smoke-200'], ['rehearsal'])).toEqual(['rehearsal/smoke-200'])
+    expect(ids(['precheck', 'smoke-200'])).toEqual(['closeout/smoke-200', 'rehearsal/precheck'])
+  })
+  test('vitest gets the exact selection, suite by suite', () => {
+    expect(selectGates(catalog, ['smoke-200'], []).vitestFilter).toBe('(closeout && (smoke-200))')
+    expect(selectGates(catalog, ['rehearsal/smoke-200', 'baseline'], []).vitestFilter).toBe('(closeout && (baseline)) || (rehearsal && (smoke-200))')
+  })
+  test('an unknown SUITE/ID is a usage error', () => {
+    expect(() => ids(['readiness/smoke-200'])).toThrow(/unknown gate "readiness\/smoke-200"/)
   })
 })

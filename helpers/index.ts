@@ -1,0 +1,16 @@
+// The one harness entry for specs and specs/shared: gate(), the error types a body throws, the
+// tool types, and the pure helpers a check needs. Specs import nothing else from helpers/.
+export { gate, type GateBody, type GateDef } from './gate.ts'
+export type { GateContext, RunContext } from './harness.ts'
+export { GateFailure, GateBlocked } from './classification.ts'
+export { MutationRefused } from './fixtures/mutate.ts'
+export type { ExecResult } from './kube.ts'
+export type { TargetProfile } from './profile.ts'
+export { fillCommand } from './profile.ts'
+export { containerImage, imageTag, deploymentSummary, crashLooping, podSummary } from './kube-views.ts'
+export { canonicalHash, canonicalJson, stripVolatile, type Json } from './canonical.ts'
+export { parseExposition, hasMetric } from './prom-text.ts'
+export { maxMetricValue } from './monitor-values.ts'
+export { findRepoManifest, toYaml, type RepoManifest } from './fixtures/repo.ts'
+export type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node'
+export { renderEventTemplate } from './fixtures/events.ts'
