@@ -424,6 +424,29 @@ describe('access failures are classified and name the server', () => {
   })
 })
 
+describe('authorization.k8s.io/v1 self reviews against the simulator\'s RBAC', () => {
+  const review = (token: string, resourceAttributes: k8s.V1ResourceAttributes) =>
+    kubeWith(token).kc.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } })
+  test('SelfSubjectAccessReview answers from the caller\'s binding: namespace, group, subresource, cluster scope', async () => {
+    expect((await review(READER, { namespace: NS, verb: 'list', resource: 'pods' })).status?.allowed).toBe(true)
+    expect((await review(READER, { namespace: NS, verb: 'get', group: 'apps', resource: 'deployments', name: 'web' })).status?.allowed).toBe(true)
+    expect((await review(READER, { namespace: NS, verb: 'create', resource: 'pods', subresource: 'exec' })).status?.allowed).toBe(false)
+    expect((await review(READER, { namespace: NS, verb: 'get', resource: 'pods', subresource: 'exec' })).status?.allowed).toBe(true)
+    expect((await review(READER, { namespace: 'other', verb: 'list', resource: 'pods' })).status?.allowed).toBe(false)
+    expect((await review(READER, { namespace: NS, verb: 'patch', group: 'apps', resource: 'deployments' })).status?.allowed).toBe(false)
+    expect((await review(ADMIN, { namespace: NS, verb: 'patch', group: 'apps', resource: 'deployments' })).status?.allowed).toBe(true)
+  })
+  test('SelfSubjectRulesReview lists the binding\'s rules in its namespace, and only the basic-user rule elsewhere', async () => {
+    const rules = (token: string, namespace: string) => kubeWith(token).kc.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectRulesReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } } })
+    const mine = await rules(READER, NS)
+    expect(mine.status?.incomplete).toBe(false)
+    expect(mine.status?.resourceRules).toContainEqual({ apiGroups: ['', 'apps'], resources: ['pods', 'pods/exec', 'pods/log', 'deployments', 'namespaces'], verbs: ['get', 'list', 'watch'] })
+    const elsewhere = await rules(READER, 'other')
+    expect(elsewhere.status?.resourceRules?.flatMap((r) => r.resources ?? [])).not.toContain('pods')
+    expect((await rules(ADMIN, NS)).status?.resourceRules).toContainEqual({ apiGroups: ['*'], resources: ['*'], verbs: ['*'] })
+  })
+})
+
 const kubectl = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim()
 if (!kubectl) console.log('kubectl is not on PATH: skipping the kubectl checks')
 describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
@@ -462,6 +485,19 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('cannot create resource "pods/exec" in API group "" in the namespace "txlookup"')
   })
+  test('auth can-i and can-i --list answer from the simulator\'s RBAC', async () => {
+    const reader = kubeconfigWith(READER)
+    const first = await run(['auth', 'can-i', 'list', 'pods'], { kubeconfig: reader })
+    expect(first, first.stderr).toMatchObject({ status: 0, stdout: 'yes\n' })
+    expect(await run(['auth', 'can-i', 'get', 'deploy/web'], { kubeconfig: reader })).toMatchObject({ status: 0, stdout: 'yes\n' })
+    expect(await run(['auth', 'can-i', 'create', 'pods', '--subresource=exec'], { kubeconfig: reader })).toMatchObject({ status: 1, stdout: 'no\n' })
+    expect(await run(['auth', 'can-i', 'patch', 'deployments.apps'], { kubeconfig: reader })).toMatchObject({ status: 1, stdout: 'no\n' })
+    expect(await run(['auth', 'can-i', 'patch', 'deployments.apps'])).toMatchObject({ status: 0, stdout: 'yes\n' })
+    const l = await run(['auth', 'can-i', '--list'], { kubeconfig: reader })
+    expect(l.status, l.stderr).toBe(0)
+    expect(l.stdout).toMatch(/^pods\s+\[\]\s+\[\]\s+\[get list watch\]$/m)
+    expect(l.stdout).toMatch(/^deployments\.apps\s+\[\]\s+\[\]\s+\[get list watch\]$/m)
+  })
   test('logs --tail', async () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
     const r = await run(['logs', pod, '--tail=1'])
@@ -477,10 +513,24 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     const apps = kube.kc.makeApiClient(k8s.AppsV1Api)
     const rsCount = async () => (await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.length
     const before = await rsCount()
+    const revisions = async (): Promise<Record<string, Record<string, string>>> => Object.fromEntries((await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.map((x) => [x.metadata?.name, x.metadata?.annotations ?? {}]))
+    const revs = await revisions()
+    const byRev = Object.entries(revs).sort(([, a], [, b]) => Number(b['deployment.kubernetes.io/revision']) - Number(a['deployment.kubernetes.io/revision']))
+    const [reused, reusedAnn] = byRev[1] // the previous revision, the one undo goes back to
+    const top = Number(byRev[0][1]['deployment.kubernetes.io/revision'])
     expect((await run(['rollout', 'undo', 'deploy/web'])).status).toBe(0)
     expect((await run(['rollout', 'status', 'deploy/web', '--timeout=30s'])).status).toBe(0)
     expect(await rsCount()).toBe(before)
     expect((await kube.readDeployment('web')).spec?.template.spec?.containers[0].image).toBe('web:2')
+    // renumbered as the deployment controller does: the reused ReplicaSet takes revision top+1, its old
+    // revision moves to revision-history, and the history lists every revision once
+    const after = await revisions()
+    expect(after[reused as string]).toMatchObject({ 'deployment.kubernetes.io/revision': String(top + 1), 'deployment.kubernetes.io/revision-history': reusedAnn['deployment.kubernetes.io/revision'] })
+    expect((await kube.readDeployment('web')).metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe(String(top + 1))
+    const history = await run(['rollout', 'history', 'deploy/web'])
+    const listed = [...history.stdout.matchAll(/^(\d+)\s/gm)].map((m) => Number(m[1]))
+    expect(listed).toEqual(Object.values(after).map((a) => Number(a['deployment.kubernetes.io/revision'])).sort((a, b) => a - b))
+    expect(listed).not.toContain(Number(reusedAnn['deployment.kubernetes.io/revision']))
     const s = await run(['rollout', 'status', 'deploy/stuck', '--timeout=30s'])
     expect(s.status).toBe(1)
     expect(s.stderr).toContain('error: deployment "stuck" exceeded its progress deadline')
