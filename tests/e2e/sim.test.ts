@@ -10,7 +10,7 @@ import { request } from 'node:https'
 import * as k8s from '@kubernetes/client-node'
 import { PassThrough } from 'node:stream'
 import { startSimulator, type Simulator } from '../../fixtures/local-env/sim/server.ts'
-import { ensurePki, writeKubeconfig } from '../../fixtures/local-env/sim/pki.ts'
+import { ensurePki, writeKubeconfig, execPluginOf } from '../../fixtures/local-env/sim/pki.ts'
 import type { ClusterDefinition, ContainerDef } from '../../fixtures/local-env/sim/types.ts'
 import { Kube, KubeAccessError, loadKubeConfig, classifyKubeError, isPodReady } from '../../helpers/kube.ts'
 
@@ -80,6 +80,13 @@ function kubeconfigWith(token: string, server = sim.url, ca = caPem): string {
   writeKubeconfig(f, { server, caCertPem: ca, token, namespace: NS })
   return f
 }
+/** a kubeconfig whose user signs in through an exec-credential plugin (kubelogin's way) */
+function execKubeconfig(exec: { command: string; args: string[] }): string {
+  const f = join(dir, `kc-exec-${Math.random().toString(36).slice(2, 8)}`)
+  writeKubeconfig(f, { server: sim.url, caCertPem: caPem, exec, namespace: NS })
+  return f
+}
+const ROOT_DIR = new URL('../..', import.meta.url).pathname
 const kubeWith = (token: string, server?: string, ca?: string) => new Kube(loadKubeConfig({ kubeconfig: kubeconfigWith(token, server, ca) }), { namespace: NS, timeoutMs: 5000 })
 const podNames = async (sel: string) => (await kube.listPods(sel)).map((p) => p.metadata?.name as string)
 
@@ -447,6 +454,33 @@ describe('authorization.k8s.io/v1 self reviews against the simulator\'s RBAC', (
   })
 })
 
+describe('exec-credential plugins (the kubelogin path)', () => {
+  test('the local plugin prints an ExecCredential whose token the simulator accepts; the client runs it per user', async () => {
+    const tokenFile = join(dir, 'exec-token')
+    writeFileSync(tokenFile, READER)
+    const out = spawnSync(process.execPath, [...execPluginOf(ROOT_DIR, tokenFile).args], { encoding: 'utf8' })
+    expect(out.status, out.stderr).toBe(0)
+    expect(JSON.parse(out.stdout)).toMatchObject({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1', status: { token: READER, expirationTimestamp: expect.stringMatching(/Z$/) } })
+    const k = new Kube(loadKubeConfig({ kubeconfig: execKubeconfig(execPluginOf(ROOT_DIR, tokenFile)) }), { namespace: NS, timeoutMs: 5000 })
+    expect((await k.listPods('app=web')).length).toBe(1)
+    // the plugin's identity is the one authorized: the reader may not read services
+    expect(classifyKubeError(await k.readService('web').catch((e: unknown) => e))).toMatchObject({ kind: 'forbidden', verb: 'get', resource: 'services' })
+  })
+  test.each([
+    ['fails (exit 1, a message on stderr)', ['-c', 'echo "AADSTS700024: Client assertion is not within its valid time range" >&2; exit 1'], /AADSTS700024/],
+    ['prints garbage', ['-c', 'echo "<html>login required</html>"'], /not valid JSON/],
+  ])('a plugin that %s is an error carrying what the plugin said, never a request without credentials', async (_what, args, said) => {
+    const k = new Kube(loadKubeConfig({ kubeconfig: execKubeconfig({ command: 'sh', args }) }), { namespace: NS, timeoutMs: 5000 })
+    const err = await k.listPods().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Error)
+    const c = classifyKubeError(err)
+    expect(c.kind).not.toBe('not-found')
+    expect(c.message).toMatch(said)
+    // no request went out without credentials: the simulator never saw a 401 for it
+    expect(c.kind).not.toBe('unauthorized')
+  })
+})
+
 const kubectl = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim()
 if (!kubectl) console.log('kubectl is not on PATH: skipping the kubectl checks')
 describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
@@ -497,6 +531,18 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     expect(l.status, l.stderr).toBe(0)
     expect(l.stdout).toMatch(/^pods\s+\[\]\s+\[\]\s+\[get list watch\]$/m)
     expect(l.stdout).toMatch(/^deployments\.apps\s+\[\]\s+\[\]\s+\[get list watch\]$/m)
+  })
+  test('a kubeconfig with the exec-credential plugin: kubectl runs it and is authorized as its token', async () => {
+    const tokenFile = join(dir, 'exec-token-kubectl')
+    writeFileSync(tokenFile, READER)
+    const kc = execKubeconfig(execPluginOf(ROOT_DIR, tokenFile))
+    const ok = await run(['get', 'pods', '-l', 'app=web', '-o', 'name'], { kubeconfig: kc })
+    expect(ok.status, ok.stderr).toBe(0)
+    expect(ok.stdout).toMatch(/^pod\/web-/)
+    expect((await run(['auth', 'can-i', 'get', 'services'], { kubeconfig: kc })).stdout).toBe('no\n')
+    const bad = await run(['get', 'pods'], { kubeconfig: execKubeconfig({ command: 'sh', args: ['-c', 'echo nope >&2; exit 1'] }) })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain('getting credentials: exec: executable sh failed with exit code 1')
   })
   test('logs --tail', async () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
