@@ -544,6 +544,12 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     expect(bad.status).toBe(1)
     expect(bad.stderr).toContain('getting credentials: exec: executable sh failed with exit code 1')
   })
+  test('port-forward is the one kubectl command the simulator refuses (SPDY), with a message that says so', async () => {
+    const pod = (await kube.readyPodOf('web')).metadata?.name as string
+    const r = await run(['port-forward', `pod/${pod}`, `${await freePort()}:8080`])
+    expect(r.status).not.toBe(0)
+    expect(r.stderr).toContain('SPDY streaming is not supported by this simulator')
+  })
   test('logs --tail', async () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
     const r = await run(['logs', pod, '--tail=1'])
