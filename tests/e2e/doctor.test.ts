@@ -10,6 +10,7 @@ import { loadRoleRules, type PolicyRule } from '../../helpers/rbac.ts'
 import { loadProfile } from '../../helpers/profile.ts'
 import { checkPermissions, roleRulesYaml } from '../../helpers/doctor.ts'
 import { ROOT, envUp, node } from './_run.ts'
+import { workloadIdentityEnv, type EntraEnvInfo } from '../../fixtures/local-env/entra-double.ts'
 
 const TOKEN = 'closeout-doctor-sa-token-0123456789'
 const tokensFile = join(ROOT, 'reports/local-env/tokens.json')
@@ -68,5 +69,23 @@ describe('closeout doctor against the simulator', { timeout: 120_000 }, () => {
     expect(r.stdout).toMatch(/could not check: .*127\.0\.0\.1:\d+.*401/)
     expect(doctor(['--tag', 'no-such-gate']).code).toBe(3)
     expect(node(['bin/doctor.ts', '--target', join(ROOT, 'fixtures/targets/nope.yaml')]).code).toBe(3)
+  })
+
+  test('the Azure side: a token per scope the selected gates sign in to (workload identity), a refused sign-in named with its scope', () => {
+    const env = JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as { entra: EntraEnvInfo; caFile: string }
+    const wi = { ...workloadIdentityEnv(env.entra), NODE_EXTRA_CA_CERTS: env.caFile }
+    const args = ['bin/doctor.ts', '--target', 'fixtures/targets/local-workload-identity.yaml', '--tag', 'consumer-lag', '--tag', 'precheck', '--json']
+    bind(rules)
+    const ok = node(args, wi)
+    const report = JSON.parse(ok.stdout) as { gates: { gate: string; azure: { scope: string; ok: boolean }[] }[] }
+    expect(report.gates.flatMap((g) => g.azure)).toEqual([
+      { service: 'log-analytics', scope: 'https://api.loganalytics.io/.default', ok: true },
+      { service: 'arm', scope: 'https://management.azure.com/.default', ok: true },
+    ])
+    expect(ok.code).toBe(0)
+    const refused = node(args.slice(0, -1), { ...wi, AZURE_CLIENT_ID: '00000000-0000-4000-8000-00000000dead' })
+    expect(refused.code).toBe(2)
+    // (helpers/entra.ts keeps the first line of the SDK's message: the AADSTS700016 of the chain's detail is not shown)
+    expect(refused.stdout).toMatch(/BLOCKED consumer-lag: no token for https:\/\/api\.loganalytics\.io\/\.default: no Entra ID token/)
   })
 })
