@@ -10,7 +10,7 @@ import { request } from 'node:https'
 import * as k8s from '@kubernetes/client-node'
 import { PassThrough } from 'node:stream'
 import { startSimulator, type Simulator } from '../../fixtures/local-env/sim/server.ts'
-import { ensurePki, writeKubeconfig } from '../../fixtures/local-env/sim/pki.ts'
+import { ensurePki, writeKubeconfig, execPluginOf } from '../../fixtures/local-env/sim/pki.ts'
 import type { ClusterDefinition, ContainerDef } from '../../fixtures/local-env/sim/types.ts'
 import { Kube, KubeAccessError, loadKubeConfig, classifyKubeError, isPodReady } from '../../helpers/kube.ts'
 
@@ -80,6 +80,13 @@ function kubeconfigWith(token: string, server = sim.url, ca = caPem): string {
   writeKubeconfig(f, { server, caCertPem: ca, token, namespace: NS })
   return f
 }
+/** a kubeconfig whose user signs in through an exec-credential plugin (kubelogin's way) */
+function execKubeconfig(exec: { command: string; args: string[] }): string {
+  const f = join(dir, `kc-exec-${Math.random().toString(36).slice(2, 8)}`)
+  writeKubeconfig(f, { server: sim.url, caCertPem: caPem, exec, namespace: NS })
+  return f
+}
+const ROOT_DIR = new URL('../..', import.meta.url).pathname
 const kubeWith = (token: string, server?: string, ca?: string) => new Kube(loadKubeConfig({ kubeconfig: kubeconfigWith(token, server, ca) }), { namespace: NS, timeoutMs: 5000 })
 const podNames = async (sel: string) => (await kube.listPods(sel)).map((p) => p.metadata?.name as string)
 
@@ -424,6 +431,56 @@ describe('access failures are classified and name the server', () => {
   })
 })
 
+describe('authorization.k8s.io/v1 self reviews against the simulator\'s RBAC', () => {
+  const review = (token: string, resourceAttributes: k8s.V1ResourceAttributes) =>
+    kubeWith(token).kc.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } })
+  test('SelfSubjectAccessReview answers from the caller\'s binding: namespace, group, subresource, cluster scope', async () => {
+    expect((await review(READER, { namespace: NS, verb: 'list', resource: 'pods' })).status?.allowed).toBe(true)
+    expect((await review(READER, { namespace: NS, verb: 'get', group: 'apps', resource: 'deployments', name: 'web' })).status?.allowed).toBe(true)
+    expect((await review(READER, { namespace: NS, verb: 'create', resource: 'pods', subresource: 'exec' })).status?.allowed).toBe(false)
+    expect((await review(READER, { namespace: NS, verb: 'get', resource: 'pods', subresource: 'exec' })).status?.allowed).toBe(true)
+    expect((await review(READER, { namespace: 'other', verb: 'list', resource: 'pods' })).status?.allowed).toBe(false)
+    expect((await review(READER, { namespace: NS, verb: 'patch', group: 'apps', resource: 'deployments' })).status?.allowed).toBe(false)
+    expect((await review(ADMIN, { namespace: NS, verb: 'patch', group: 'apps', resource: 'deployments' })).status?.allowed).toBe(true)
+  })
+  test('SelfSubjectRulesReview lists the binding\'s rules in its namespace, and only the basic-user rule elsewhere', async () => {
+    const rules = (token: string, namespace: string) => kubeWith(token).kc.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectRulesReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } } })
+    const mine = await rules(READER, NS)
+    expect(mine.status?.incomplete).toBe(false)
+    expect(mine.status?.resourceRules).toContainEqual({ apiGroups: ['', 'apps'], resources: ['pods', 'pods/exec', 'pods/log', 'deployments', 'namespaces'], verbs: ['get', 'list', 'watch'] })
+    const elsewhere = await rules(READER, 'other')
+    expect(elsewhere.status?.resourceRules?.flatMap((r) => r.resources ?? [])).not.toContain('pods')
+    expect((await rules(ADMIN, NS)).status?.resourceRules).toContainEqual({ apiGroups: ['*'], resources: ['*'], verbs: ['*'] })
+  })
+})
+
+describe('exec-credential plugins (the kubelogin path)', () => {
+  test('the local plugin prints an ExecCredential whose token the simulator accepts; the client runs it per user', async () => {
+    const tokenFile = join(dir, 'exec-token')
+    writeFileSync(tokenFile, READER)
+    const out = spawnSync(process.execPath, [...execPluginOf(ROOT_DIR, tokenFile).args], { encoding: 'utf8' })
+    expect(out.status, out.stderr).toBe(0)
+    expect(JSON.parse(out.stdout)).toMatchObject({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1', status: { token: READER, expirationTimestamp: expect.stringMatching(/Z$/) } })
+    const k = new Kube(loadKubeConfig({ kubeconfig: execKubeconfig(execPluginOf(ROOT_DIR, tokenFile)) }), { namespace: NS, timeoutMs: 5000 })
+    expect((await k.listPods('app=web')).length).toBe(1)
+    // the plugin's identity is the one authorized: the reader may not read services
+    expect(classifyKubeError(await k.readService('web').catch((e: unknown) => e))).toMatchObject({ kind: 'forbidden', verb: 'get', resource: 'services' })
+  })
+  test.each([
+    ['fails (exit 1, a message on stderr)', ['-c', 'echo "AADSTS700024: Client assertion is not within its valid time range" >&2; exit 1'], /AADSTS700024/],
+    ['prints garbage', ['-c', 'echo "<html>login required</html>"'], /not valid JSON/],
+  ])('a plugin that %s is an error carrying what the plugin said, never a request without credentials', async (_what, args, said) => {
+    const k = new Kube(loadKubeConfig({ kubeconfig: execKubeconfig({ command: 'sh', args }) }), { namespace: NS, timeoutMs: 5000 })
+    const err = await k.listPods().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Error)
+    const c = classifyKubeError(err)
+    expect(c.kind).not.toBe('not-found')
+    expect(c.message).toMatch(said)
+    // no request went out without credentials: the simulator never saw a 401 for it
+    expect(c.kind).not.toBe('unauthorized')
+  })
+})
+
 const kubectl = spawnSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).stdout.trim()
 if (!kubectl) console.log('kubectl is not on PATH: skipping the kubectl checks')
 describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
@@ -462,6 +519,37 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('cannot create resource "pods/exec" in API group "" in the namespace "txlookup"')
   })
+  test('auth can-i and can-i --list answer from the simulator\'s RBAC', async () => {
+    const reader = kubeconfigWith(READER)
+    const first = await run(['auth', 'can-i', 'list', 'pods'], { kubeconfig: reader })
+    expect(first, first.stderr).toMatchObject({ status: 0, stdout: 'yes\n' })
+    expect(await run(['auth', 'can-i', 'get', 'deploy/web'], { kubeconfig: reader })).toMatchObject({ status: 0, stdout: 'yes\n' })
+    expect(await run(['auth', 'can-i', 'create', 'pods', '--subresource=exec'], { kubeconfig: reader })).toMatchObject({ status: 1, stdout: 'no\n' })
+    expect(await run(['auth', 'can-i', 'patch', 'deployments.apps'], { kubeconfig: reader })).toMatchObject({ status: 1, stdout: 'no\n' })
+    expect(await run(['auth', 'can-i', 'patch', 'deployments.apps'])).toMatchObject({ status: 0, stdout: 'yes\n' })
+    const l = await run(['auth', 'can-i', '--list'], { kubeconfig: reader })
+    expect(l.status, l.stderr).toBe(0)
+    expect(l.stdout).toMatch(/^pods\s+\[\]\s+\[\]\s+\[get list watch\]$/m)
+    expect(l.stdout).toMatch(/^deployments\.apps\s+\[\]\s+\[\]\s+\[get list watch\]$/m)
+  })
+  test('a kubeconfig with the exec-credential plugin: kubectl runs it and is authorized as its token', async () => {
+    const tokenFile = join(dir, 'exec-token-kubectl')
+    writeFileSync(tokenFile, READER)
+    const kc = execKubeconfig(execPluginOf(ROOT_DIR, tokenFile))
+    const ok = await run(['get', 'pods', '-l', 'app=web', '-o', 'name'], { kubeconfig: kc })
+    expect(ok.status, ok.stderr).toBe(0)
+    expect(ok.stdout).toMatch(/^pod\/web-/)
+    expect((await run(['auth', 'can-i', 'get', 'services'], { kubeconfig: kc })).stdout).toBe('no\n')
+    const bad = await run(['get', 'pods'], { kubeconfig: execKubeconfig({ command: 'sh', args: ['-c', 'echo nope >&2; exit 1'] }) })
+    expect(bad.status).toBe(1)
+    expect(bad.stderr).toContain('getting credentials: exec: executable sh failed with exit code 1')
+  })
+  test('port-forward is the one kubectl command the simulator refuses (SPDY), with a message that says so', async () => {
+    const pod = (await kube.readyPodOf('web')).metadata?.name as string
+    const r = await run(['port-forward', `pod/${pod}`, `${await freePort()}:8080`])
+    expect(r.status).not.toBe(0)
+    expect(r.stderr).toContain('SPDY streaming is not supported by this simulator')
+  })
   test('logs --tail', async () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
     const r = await run(['logs', pod, '--tail=1'])
@@ -477,10 +565,24 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     const apps = kube.kc.makeApiClient(k8s.AppsV1Api)
     const rsCount = async () => (await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.length
     const before = await rsCount()
+    const revisions = async (): Promise<Record<string, Record<string, string>>> => Object.fromEntries((await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.map((x) => [x.metadata?.name, x.metadata?.annotations ?? {}]))
+    const revs = await revisions()
+    const byRev = Object.entries(revs).sort(([, a], [, b]) => Number(b['deployment.kubernetes.io/revision']) - Number(a['deployment.kubernetes.io/revision']))
+    const [reused, reusedAnn] = byRev[1] // the previous revision, the one undo goes back to
+    const top = Number(byRev[0][1]['deployment.kubernetes.io/revision'])
     expect((await run(['rollout', 'undo', 'deploy/web'])).status).toBe(0)
     expect((await run(['rollout', 'status', 'deploy/web', '--timeout=30s'])).status).toBe(0)
     expect(await rsCount()).toBe(before)
     expect((await kube.readDeployment('web')).spec?.template.spec?.containers[0].image).toBe('web:2')
+    // renumbered as the deployment controller does: the reused ReplicaSet takes revision top+1, its old
+    // revision moves to revision-history, and the history lists every revision once
+    const after = await revisions()
+    expect(after[reused as string]).toMatchObject({ 'deployment.kubernetes.io/revision': String(top + 1), 'deployment.kubernetes.io/revision-history': reusedAnn['deployment.kubernetes.io/revision'] })
+    expect((await kube.readDeployment('web')).metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe(String(top + 1))
+    const history = await run(['rollout', 'history', 'deploy/web'])
+    const listed = [...history.stdout.matchAll(/^(\d+)\s/gm)].map((m) => Number(m[1]))
+    expect(listed).toEqual(Object.values(after).map((a) => Number(a['deployment.kubernetes.io/revision'])).sort((a, b) => a - b))
+    expect(listed).not.toContain(Number(reusedAnn['deployment.kubernetes.io/revision']))
     const s = await run(['rollout', 'status', 'deploy/stuck', '--timeout=30s'])
     expect(s.status).toBe(1)
     expect(s.stderr).toContain('error: deployment "stuck" exceeded its progress deadline')

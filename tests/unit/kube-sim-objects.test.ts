@@ -3,6 +3,8 @@ import { describe, test, expect } from 'vitest'
 import { strategicMerge, mergePatch, jsonPatch, matchesLabels, matchesFields } from '../../fixtures/local-env/sim/objects.ts'
 import { humanDuration } from '../../fixtures/local-env/sim/tables.ts'
 import { forbiddenMessage, routeOf } from '../../fixtures/local-env/sim/server.ts'
+import { canDo, reviewAccess } from '../../fixtures/local-env/sim/rbac.ts'
+import { decodeSelfReview, isProtobuf } from '../../fixtures/local-env/sim/protobuf.ts'
 
 const dep = { spec: { template: { spec: { containers: [{ name: 'api', image: 'a:1', env: [{ name: 'A', value: '1' }] }, { name: 'side', image: 's:1' }] } } } }
 
@@ -48,5 +50,38 @@ describe('API server wording', () => {
   })
   test('AGE like duration.HumanDuration', () => {
     expect([5e3, 119e3, 150e3, 600e3, 3 * 3600e3 + 60e3, 9 * 3600e3, 3 * 86400e3 + 3600e3].map(humanDuration)).toEqual(['5s', '119s', '2m30s', '10m', '3h1m', '9h', '3d1h'])
+  })
+})
+
+describe('self reviews', () => {
+  const reader = { token: 't', user: 'reader', namespace: 'ns', rules: [{ apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['get', 'list'] }, { apiGroups: [''], resources: ['namespaces'], resourceNames: ['ns'], verbs: ['get'] }] }
+  test('canDo: a namespaced binding holds in its namespace, cluster-scoped namespace reads by name, basic-user everywhere', () => {
+    expect(canDo(reader, { verb: 'list', group: '', resource: 'pods', namespace: 'ns' })).toBe(true)
+    expect(canDo(reader, { verb: 'list', group: '', resource: 'pods', namespace: 'other' })).toBe(false)
+    expect(canDo(reader, { verb: 'create', group: '', resource: 'pods', sub: 'exec', namespace: 'ns' })).toBe(false)
+    expect(canDo(reader, { verb: 'get', group: '', resource: 'namespaces', name: 'ns' })).toBe(true)
+    expect(canDo(reader, { verb: 'get', group: '', resource: 'namespaces', name: 'kube-system' })).toBe(false)
+    expect(canDo(reader, { verb: 'create', group: 'authorization.k8s.io', resource: 'selfsubjectaccessreviews' })).toBe(true)
+  })
+  test('a SelfSubjectAccessReview echoes its spec and answers allowed', () => {
+    const r = reviewAccess(reader, { spec: { resourceAttributes: { namespace: 'ns', verb: 'get', resource: 'pods', subresource: 'exec' } } })
+    expect(r).toMatchObject({ kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', spec: { resourceAttributes: { subresource: 'exec' } }, status: { allowed: true } })
+    expect(reviewAccess(reader, { spec: { nonResourceAttributes: { path: '/apis/apps/v1', verb: 'get' } } }).status.allowed).toBe(true)
+    expect(reviewAccess(reader, { spec: { nonResourceAttributes: { path: '/metrics', verb: 'get' } } }).status.allowed).toBe(false)
+  })
+  test('kubectl\'s protobuf bodies decode to the JSON shape', () => {
+    const field = (n: number, v: Buffer | string) => {
+      const b = Buffer.isBuffer(v) ? v : Buffer.from(v)
+      return Buffer.concat([Buffer.from([(n << 3) | 2, b.length]), b])
+    }
+    const attrs = Buffer.concat([field(1, 'ns'), field(2, 'create'), field(5, 'pods'), field(6, 'exec')])
+    const ssar = Buffer.concat([field(1, Buffer.alloc(0)), field(2, field(1, attrs))])
+    const typeMeta = Buffer.concat([field(1, 'authorization.k8s.io/v1'), field(2, 'SelfSubjectAccessReview')])
+    const body = Buffer.concat([Buffer.from('k8s\0'), field(1, typeMeta), field(2, ssar), field(3, ''), field(4, '')])
+    expect(isProtobuf(body)).toBe(true)
+    expect(decodeSelfReview(body)).toEqual({ kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', spec: { resourceAttributes: { namespace: 'ns', verb: 'create', resource: 'pods', subresource: 'exec' } } })
+    const rules = Buffer.concat([Buffer.from('k8s\0'), field(1, Buffer.concat([field(1, 'authorization.k8s.io/v1'), field(2, 'SelfSubjectRulesReview')])), field(2, Buffer.concat([field(1, Buffer.alloc(0)), field(2, field(1, 'ns'))]))])
+    expect(decodeSelfReview(rules)).toEqual({ kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'ns' } })
+    expect(isProtobuf(Buffer.from('{"kind":"x"}'))).toBe(false)
   })
 })
