@@ -9,7 +9,7 @@
 // variable the profile needs is not set.
 import { existsSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml'
 import { profileVariables } from '../helpers/profile.ts'
 
@@ -170,7 +170,8 @@ function parse(argv: string[]): RenderJobOptions {
   return o
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// pathToFileURL: a checkout path with a space is percent-encoded in import.meta.url
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [cmd, ...rest] = process.argv.slice(2)
   try {
     if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations] [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]')

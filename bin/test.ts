@@ -5,7 +5,6 @@ import { spawn, execFileSync } from 'node:child_process'
 import { rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { userInfo } from 'node:os'
 import { loadCatalog, formatCatalog, type CatalogEntry } from '../helpers/catalog.ts'
 import { buildTagsFilter, matchesTagExpression, UsageError } from '../helpers/tags.ts'
 import { loadProfile, resolveTargetPath, ProfileError, type TargetProfile } from '../helpers/profile.ts'
@@ -14,7 +13,8 @@ import { newRunId, readGateResults, readRunInfo, reportsDir, writeRunInfo, type 
 import { isBlockingClassification } from '../helpers/classification.ts'
 import { commandLine } from '../helpers/evidence.ts'
 import { SUITE_NAMES } from '../helpers/suites.ts'
-import { ports as localPorts } from '../fixtures/local-env/services.ts'
+import { operatorName, usableHome } from '../helpers/operator.ts'
+import { formatCatalogJson } from '../helpers/catalog-json.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -26,12 +26,13 @@ interface Args {
   allowMutations: boolean
   allowDisruption: boolean
   list: boolean
+  json: boolean
   help: boolean
   quiet: boolean
 }
 
 const USAGE = `usage: pnpm test [--tag TAG]... [--tags-filter EXPR] [--target FILE] [--run-id ID]
-                 [--allow-mutations] [--allow-disruption] [--list]
+                 [--allow-mutations] [--allow-disruption] [--list [--json]]
 
   --tag TAG            run the gates with this tag (suite: closeout | rehearsal | readiness, a gate id,
                        or a classification); repeat for a union: --tag smoke-404 --tag smoke-200
@@ -44,7 +45,7 @@ const USAGE = `usage: pnpm test [--tag TAG]... [--tags-filter EXPR] [--target FI
 exit codes: 0 GO, 1 NO_GO, 2 BLOCKED, 3 usage or configuration error`
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { tags: [], filters: [], allowMutations: false, allowDisruption: false, list: false, help: false, quiet: false }
+  const a: Args = { tags: [], filters: [], allowMutations: false, allowDisruption: false, list: false, json: false, help: false, quiet: false }
   const args = argv[0] === '--' ? argv.slice(1) : argv
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].startsWith('--') && args[i].includes('=') ? [args[i].slice(0, args[i].indexOf('=')), args[i].slice(args[i].indexOf('=') + 1)] : [args[i], undefined]
@@ -77,6 +78,9 @@ function parseArgs(argv: string[]): Args {
       case '--list':
         a.list = true
         break
+      case '--json':
+        a.json = true
+        break
       case '--quiet':
         a.quiet = true
         break
@@ -93,9 +97,9 @@ function parseArgs(argv: string[]): Args {
 
 /** When the embedded local environment is up, expose its ports and tokens to the local profiles
  * (they read ${CLOSEOUT_LOCAL_*} with defaults, so a run with the environment down still loads
- * and ends BLOCKED with the `./closeout env up` hint). Variables already set win. With the
- * environment down the URLs still follow CLOSEOUT_PORT_BASE, so a run never reaches the
- * environment of another checkout on the default ports. */
+ * and ends BLOCKED with the `./closeout env up` hint). Variables already set win. The environment
+ * hands them over through reports/local-env/env.json, the file it owns: never an import, so the
+ * runtime (the image) carries no test fixture. */
 function applyLocalEnv(): void {
   const file = join(reportsDir(ROOT), 'local-env', 'env.json')
   const set = (k: string, v: string | number | undefined) => {
@@ -108,7 +112,7 @@ function applyLocalEnv(): void {
     if (p.registry) set('CLOSEOUT_LOCAL_REGISTRY_URL', `https://127.0.0.1:${p.registry}`)
     if (p.arm) set('CLOSEOUT_LOCAL_ARM_URL', `https://127.0.0.1:${p.arm}`)
   }
-  if (!existsSync(file)) return setUrls(localPorts())
+  if (!existsSync(file)) return
   try {
     const e = JSON.parse(readFileSync(file, 'utf8')) as {
       ports?: Record<string, number>
@@ -121,8 +125,7 @@ function applyLocalEnv(): void {
     set('CLOSEOUT_LOCAL_REGISTRY_TOKEN', e.tokens?.registry)
     set('CLOSEOUT_LOCAL_ARM_TOKEN', e.tokens?.arm)
     set('CLOSEOUT_LOCAL_WORKSPACE_ID', e.workspaceId)
-    // an env.json from before the registry double has no registry port: the port base's
-    setUrls({ ...localPorts(), ...e.ports })
+    setUrls(e.ports ?? {})
     set('CLOSEOUT_LOCAL_CA_FILE', e.caFile)
     // the Log Analytics double is HTTPS with the local CA: Node reads extra CAs only at start, so the
     // gate workers get a bundle of whatever was configured plus ours
@@ -208,7 +211,7 @@ async function main(): Promise<number> {
   }
   const catalog = await loadCatalog(ROOT)
   if (args.list) {
-    process.stdout.write(formatCatalog(catalog) + '\n')
+    process.stdout.write((args.json ? formatCatalogJson(catalog) : formatCatalog(catalog)) + '\n')
     return 0
   }
   const targetFile = resolveTargetPath(args.target, ROOT)
@@ -289,12 +292,16 @@ async function main(): Promise<number> {
     CLOSEOUT_ALLOW_MUTATIONS: args.allowMutations ? '1' : '',
     CLOSEOUT_ALLOW_DISRUPTION: args.allowDisruption ? '1' : '',
     CLOSEOUT_GIT_COMMIT: gitCommit(),
-    CLOSEOUT_OPERATOR: process.env.CLOSEOUT_OPERATOR || process.env.GITHUB_ACTOR || process.env.BUILD_REQUESTEDFOR || userInfo().username,
+    CLOSEOUT_OPERATOR: operatorName(process.env, profile.owner),
+    HOME: usableHome(),
+    // vitest's ANSI colours end up raw in kubectl logs and CI logs
+    ...(process.stdout.isTTY ? {} : { NO_COLOR: '1', FORCE_COLOR: '0' }),
   }
   const vitestBin = join(ROOT, 'node_modules', 'vitest', 'vitest.mjs')
   // only the selected gates' spec files are loaded (the tag filter still decides which tests run)
   const files = [...new Set(selectedEntries.map((g) => g.file))]
-  const vitestArgs = [vitestBin, 'run', '--config', join(ROOT, 'vitest.config.ts'), ...(filter ? ['--tags-filter', filter] : []), ...files]
+  // --configLoader runner: the default loader writes vitest.config.ts.timestamp-*.mjs beside the config (read-only /app)
+  const vitestArgs = [vitestBin, 'run', '--config', join(ROOT, 'vitest.config.ts'), '--configLoader', 'runner', ...(filter ? ['--tags-filter', filter] : []), ...files]
   if (!args.quiet) process.stdout.write(`closeout: run ${runId} — target ${profile.name} (${relative(ROOT, targetFile)}) — ${selected.length} gate(s)${filter ? ` — filter ${filter}` : ''}\n`)
 
   let interrupted = false
