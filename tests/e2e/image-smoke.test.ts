@@ -11,6 +11,8 @@ import { ROOT, envUp, envDown, type CmdResult } from './_run.ts'
 import { layoutRuntime, type RuntimeSpec } from './_image-layout.ts'
 
 const UID = 10001
+// both suites: every file the image carries is used by one of them (the rehearsal reads fixtures/events)
+const GO_ARGS = ['--tag', 'closeout', '--tag', 'rehearsal', '--target', 'fixtures/targets/local.yaml']
 // outside the checkout (its node_modules would be found by walking up) and outside /tmp (replaced by the
 // run's own /tmp); one directory per port base, so parallel checkouts do not share it
 const WORK = join('/var/tmp', `closeout-image-smoke-${process.env.CLOSEOUT_PORT_BASE ?? 46000}`)
@@ -79,10 +81,10 @@ describe.skipIf(!canIsolate)('the image runtime stage, read-only, as an unknown 
     expect(r.stdout.trim()).toBe('writable-ok')
   })
 
-  test('ENTRYPOINT --tag closeout against the local environment: GO, with a summary', () => {
+  test('ENTRYPOINT --tag closeout --tag rehearsal against the local environment: GO, with a summary', () => {
     reportsVolume(reports, app)
     expect(existsSync(join(app, 'fixtures', 'local-env'))).toBe(false)
-    const r = runImage(app, spec, ['--tag', 'closeout', '--target', 'fixtures/targets/local.yaml'], reports)
+    const r = runImage(app, spec, GO_ARGS, reports)
     const summaryFile = join(reports, 'latest', 'summary.json')
     expect(existsSync(summaryFile), `no summary (exit ${r.code}):\n${r.stdout}\n${r.stderr}`).toBe(true)
     const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { decision: string; operator?: string }
@@ -91,5 +93,25 @@ describe.skipIf(!canIsolate)('the image runtime stage, read-only, as an unknown 
     expect(readdirSync(app).filter((f) => f.includes('timestamp'))).toEqual([])
     // stdout is a pipe, as in kubectl logs: no ANSI colour codes
     expect(r.stdout).not.toMatch(/\u001b\[/)
+  })
+
+  // every COPY line carries something the run needs: without it the entrypoint must not reach GO
+  test('without any one COPY line of the runtime stage, no GO', () => {
+    const dockerfile = readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8')
+    const lines = dockerfile.split('\n')
+    const copies = spec.copies.map((c) => c.line)
+    expect(copies.length).toBeGreaterThanOrEqual(6)
+    const outcomes: Record<string, string> = {}
+    for (const line of copies) {
+      const variant = join(WORK, 'app-variant')
+      const without = lines.map((l, i) => (i + 1 === line ? '# removed by the smoke test' : l)).join('\n')
+      const vspec = layoutRuntime(without, ROOT, variant, PNPM)
+      reportsVolume(reports, variant)
+      const r = runImage(variant, vspec, GO_ARGS, reports)
+      const file = join(reports, 'latest', 'summary.json')
+      const decision = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { decision: string }).decision : 'no summary'
+      outcomes[lines[line - 1]] = r.code === 0 || decision === 'GO' ? `GO (exit ${r.code})` : `exit ${r.code}, ${decision}`
+    }
+    expect(Object.entries(outcomes).filter(([, o]) => o.startsWith('GO'))).toEqual([])
   })
 })
