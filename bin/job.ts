@@ -114,7 +114,7 @@ export function renderJob(o: RenderJobOptions): string {
   }
   if (o.allowMutations) {
     // the separate mutations Role is bound only for runs that may set the consumer image / bootstrap it
-    for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'role-mutations.yaml'), 'utf8'))) {
+    for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'mutations', 'role-mutations.yaml'), 'utf8'))) {
       const m = d.toJS() as Obj | null
       if (!m) continue
       m.metadata.namespace = ns
