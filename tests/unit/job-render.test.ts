@@ -97,6 +97,8 @@ describe('./closeout job render', () => {
     expect(mut[2].subjects).toEqual([{ kind: 'ServiceAccount', name: 'closeout-runner', namespace: 'ns2' }])
     expect(mut[1].rules).toEqual([{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch', 'create'] }])
     expect(mut[3].spec.template.spec.containers[0].args.at(-1)).toBe('--allow-mutations')
+    // the CI templates' run-id input: a rerun appends to the run on the reports volume
+    expect(render({ runId: '20261201_100000', allowMutations: true }).at(-1)!.spec.template.spec.containers[0].args.slice(-3)).toEqual(['--run-id', '20261201_100000', '--allow-mutations'])
   })
 
   test('usage errors: no tag, missing target file, unknown option → exit 3 with a clear message', () => {
