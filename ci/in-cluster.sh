@@ -14,6 +14,8 @@
 #   WORKLOAD_IDENTITY_CLIENT_ID  optional: the managed identity's client id (Entra Workload ID)
 #   ENV_FROM_SECRET optional: a Secret whose keys become the pod's environment
 #   JOB_TIMEOUT     seconds to wait for the Job (default 3600, the Job's activeDeadlineSeconds)
+#   REPORTS_DIR     where the results land (default reports/, as after a local run)
+#   POLL_SECONDS    how often the Job is polled (default 5)
 # Exit code: the container's (0 GO, 1 NO_GO, 2 BLOCKED, 3 usage/configuration); 3 as well when the Job
 # could not be started or its result not read, with the reason on stderr.
 set -uo pipefail
@@ -24,7 +26,10 @@ fail() { say "$*"; exit 3; }
 : "${IMAGE:?IMAGE (the image by digest) is required}" "${TARGET:?TARGET is required}" "${TAGS:?TAGS is required}"
 NAMESPACE="${NAMESPACE:-txlookup}"
 JOB_TIMEOUT="${JOB_TIMEOUT:-3600}"
-OUT="reports/ci"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPORTS="${REPORTS_DIR:-reports}"
+POLL="${POLL_SECONDS:-5}"
+OUT="$REPORTS/ci"
 mkdir -p "$OUT"
 k() { kubectl -n "$NAMESPACE" "$@"; }
 
@@ -35,7 +40,7 @@ for t in $TAGS; do render_args+=(--tag "$t"); done
 [ "${ALLOW_MUTATIONS:-false}" = "true" ] && render_args+=(--allow-mutations)
 [ -n "${WORKLOAD_IDENTITY_CLIENT_ID:-}" ] && render_args+=(--workload-identity "$WORKLOAD_IDENTITY_CLIENT_ID")
 [ -n "${ENV_FROM_SECRET:-}" ] && render_args+=(--env-from-secret "$ENV_FROM_SECRET")
-./closeout job "${render_args[@]}" > "$OUT/job.yaml" || fail "job render failed (see above); nothing was applied"
+"$ROOT/closeout" job "${render_args[@]}" > "$OUT/job.yaml" || fail "job render failed (see above); nothing was applied"
 
 JOB="$(kubectl apply -f "$OUT/job.yaml" -o name | sed -n 's#^job\.batch/##p')"
 [ -n "$JOB" ] || fail "kubectl apply printed no Job; see $OUT/job.yaml"
@@ -47,7 +52,7 @@ phase=""
 while [ "$(date +%s)" -lt "$deadline" ]; do
   phase="$(k get pods -l "job-name=$JOB" -o jsonpath='{.items[0].status.phase}' 2>/dev/null)"
   case "$phase" in Running|Succeeded|Failed) break ;; esac
-  sleep 5
+  sleep "$POLL"
 done
 [ -n "$phase" ] && [ "$phase" != "Pending" ] || { k describe job "$JOB" >&2; fail "job/$JOB: no pod left Pending within ${JOB_TIMEOUT}s (image pull? quota? see the description above)"; }
 k logs -f "job/$JOB" | tee "$OUT/job.log"
@@ -57,7 +62,7 @@ code=""
 while [ "$(date +%s)" -lt "$deadline" ]; do
   code="$(k get pods -l "job-name=$JOB" -o jsonpath='{.items[0].status.containerStatuses[0].state.terminated.exitCode}' 2>/dev/null)"
   [ -n "$code" ] && break
-  sleep 5
+  sleep "$POLL"
 done
 [ -n "$code" ] || fail "job/$JOB did not finish within ${JOB_TIMEOUT}s"
 say "job/$JOB exited $code (0 GO, 1 NO_GO, 2 BLOCKED, 3 usage/configuration)"
@@ -76,11 +81,11 @@ cat > "$OUT/fetch-pod.json" <<EOF
 EOF
 k delete pod "$FETCH" --ignore-not-found >/dev/null 2>&1
 if kubectl apply -f "$OUT/fetch-pod.json" >/dev/null && k wait --for=condition=Ready "pod/$FETCH" --timeout=300s >/dev/null; then
-  k exec "$FETCH" -- tar -C /app/reports -cf - latest allure-results junit.xml 2>/dev/null | tar -C reports -xf - \
+  k exec "$FETCH" -- tar -C /app/reports -cf - latest allure-results junit.xml 2>/dev/null | tar -C "$REPORTS" -xf - \
     || say "could not copy latest/, allure-results/, junit.xml from $PVC"
-  run="$(sed -n 's/^ *"runId": *"\([^"]*\)".*/\1/p' reports/latest/summary.json 2>/dev/null | head -1)"
+  run="$(sed -n 's/^ *"runId": *"\([^"]*\)".*/\1/p' "$REPORTS/latest/summary.json" 2>/dev/null | head -1)"
   if [ -n "$run" ]; then
-    k exec "$FETCH" -- sh -c "cd /app/reports && tar -cf - runs/$run evidence/${run}_*" | tar -C reports -xf - \
+    k exec "$FETCH" -- sh -c "cd /app/reports && tar -cf - runs/$run evidence/${run}_*" | tar -C "$REPORTS" -xf - \
       || say "could not copy the bundle of run $run from $PVC"
   fi
 else
