@@ -6,7 +6,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('.', import.meta.url))
 // native import (not bundled into the config) so specs and helpers share one module graph
-const catalogModule = (await import(pathToFileURL(`${root}helpers/catalog.ts`).href)) as typeof import('./helpers/catalog.ts')
+const catalogModule = (await import(/* @vite-ignore */ pathToFileURL(`${root}helpers/catalog.ts`).href)) as typeof import('./helpers/catalog.ts')
 const catalog = await catalogModule.loadCatalog(root)
 const order = catalogModule.specFiles(root)
 
@@ -24,10 +24,14 @@ class RunbookOrderSequencer extends BaseSequencer {
 }
 
 const reports = process.env.CLOSEOUT_REPORTS_DIR || `${root}reports`
+// the image's /app (node_modules included) is read-only: its Dockerfile points the caches to /tmp
+const cacheBase = process.env.CLOSEOUT_CACHE_DIR
 
 export default defineConfig({
+  ...(cacheBase ? { cacheDir: `${cacheBase}/vite` } : {}),
   test: {
     root,
+    ...(cacheBase ? { fsModuleCachePath: `${cacheBase}/vitest-modules` } : {}),
     include: ['specs/**/*.spec.ts'],
     tags: catalogModule.tagDefinitions(catalog),
     strictTags: true,

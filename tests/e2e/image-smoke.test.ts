@@ -91,6 +91,8 @@ describe.skipIf(!canIsolate)('the image runtime stage, read-only, as an unknown 
     expect({ code: r.code, decision: summary.decision }, `${r.stdout}\n${r.stderr}`).toEqual({ code: 0, decision: 'GO' })
     // vitest's config was loaded without writing beside it, and nothing wrote into /app
     expect(readdirSync(app).filter((f) => f.includes('timestamp'))).toEqual([])
+    // nothing tried to write into the read-only tree (vitest's caches go to /tmp, CLOSEOUT_CACHE_DIR)
+    expect(r.stdout + r.stderr).not.toMatch(/EACCES|EROFS|could not be created|cannot be analyzed/)
     // stdout is a pipe, as in kubectl logs: no ANSI colour codes
     expect(r.stdout).not.toMatch(/\u001b\[/)
   })
