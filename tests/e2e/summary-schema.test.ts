@@ -5,12 +5,15 @@ import { describe, test, expect, beforeAll, afterAll } from 'vitest'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv2020 } from 'ajv/dist/2020.js'
-import addFormats from 'ajv-formats'
+import ajvFormats from 'ajv-formats'
 import { ROOT, envUp, envDown, runGates, node } from './_run.ts'
 import { CLASSIFICATIONS } from '../../helpers/classification.ts'
 import { SUITE_NAMES } from '../../helpers/suites.ts'
 
 const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'summary.schema.json'), 'utf8')) as { $defs: Record<string, { enum?: string[] }> }
+
+// ajv-formats is CommonJS: module.exports is the plugin itself (its types only describe .default)
+const addFormats = ajvFormats as unknown as typeof ajvFormats.default
 
 function validator(): (doc: unknown) => string[] {
   const ajv = new Ajv2020({ allErrors: true, strict: true })
