@@ -45,6 +45,13 @@ describe('schemas/summary.schema.json', () => {
     expect(validate(latest)).toEqual([])
   })
 
+  test('stdout is not a TTY (CI logs, kubectl logs): no ANSI colour codes even with CI set', () => {
+    const r = node(['bin/test.ts', '--tag', 'smoke-404'], { CI: 'true', FORCE_COLOR: '' })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/closeout decision: GO/)
+    expect(r.stdout + r.stderr).not.toMatch(/\u001b\[/)
+  })
+
   test('every summary under reports/runs (what the other e2e tests produced) validates', () => {
     const validate = validator()
     const dir = join(ROOT, 'reports', 'runs')
