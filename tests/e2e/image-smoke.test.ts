@@ -64,7 +64,8 @@ function runImage(app: string, spec: RuntimeSpec, args: string[], reports: strin
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
 }
 
-describe.skipIf(!canIsolate)('the image runtime stage, read-only, as an unknown uid (no Docker)', () => {
+// one layout + install per COPY line: about 30 s alone, several minutes on a loaded machine
+describe.skipIf(!canIsolate)('the image runtime stage, read-only, as an unknown uid (no Docker)', { timeout: 600_000 }, () => {
   const app = join(WORK, 'app')
   const reports = join(WORK, 'reports-volume')
   let spec: RuntimeSpec

@@ -38,7 +38,8 @@ describe('the Node floor', () => {
   })
 })
 
-describe('a checkout in a path with a space', () => {
+// a pnpm install (offline, from the store) and three ./closeout runs in the copy: slow on a loaded machine
+describe('a checkout in a path with a space', { timeout: 300_000 }, () => {
   test('./closeout job render and ./closeout env status print their output (not nothing, exit 0)', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'closeout space-')), 'my checkout')
     try {
