@@ -9,7 +9,7 @@
 // variable the profile needs is not set.
 import { existsSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml'
 import { profileVariables } from '../helpers/profile.ts'
 
@@ -24,6 +24,8 @@ export interface RenderJobOptions {
   namespace?: string
   pvc?: string
   allowMutations?: boolean
+  /** append to an earlier run (pnpm test --run-id): the CI templates' run-id input */
+  runId?: string
   /** client id of the managed identity whose federated credential names system:serviceaccount:<ns>:closeout-runner */
   workloadIdentityClientId?: string
   /** variables with a default that the Job should get too: NAME (value from env) or NAME=VALUE */
@@ -92,7 +94,7 @@ export function renderJob(o: RenderJobOptions): string {
   const fromProfile = profileEnv(o, readFileSync(target, 'utf8'), new Set(given.map((e) => e.name)))
   c.env = [...given.filter((e) => !fromProfile.some((p) => p.name === e.name)), ...fromProfile]
   if (o.envFromSecret) c.envFrom = [{ secretRef: { name: o.envFromSecret } }]
-  c.args = [...o.tags.flatMap((t) => ['--tag', t]), '--target', `/app/fixtures/targets/in-cluster/${profileName}`, ...(o.allowMutations ? ['--allow-mutations'] : [])]
+  c.args = [...o.tags.flatMap((t) => ['--tag', t]), '--target', `/app/fixtures/targets/in-cluster/${profileName}`, ...(o.runId ? ['--run-id', o.runId] : []), ...(o.allowMutations ? ['--allow-mutations'] : [])]
   for (const v of pod.volumes as Obj[]) {
     if (v.name === 'target') v.configMap.name = `${name}-target`
     if (v.name === 'reports' && o.pvc) v.persistentVolumeClaim.claimName = o.pvc
@@ -114,7 +116,7 @@ export function renderJob(o: RenderJobOptions): string {
   }
   if (o.allowMutations) {
     // the separate mutations Role is bound only for runs that may set the consumer image / bootstrap it
-    for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'role-mutations.yaml'), 'utf8'))) {
+    for (const d of parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'mutations', 'role-mutations.yaml'), 'utf8'))) {
       const m = d.toJS() as Obj | null
       if (!m) continue
       m.metadata.namespace = ns
@@ -153,6 +155,10 @@ function parse(argv: string[]): RenderJobOptions {
       case '--allow-mutations':
         o.allowMutations = true
         break
+      case '--run-id':
+        o.runId = v()
+        if (!/^[\w.-]+$/.test(o.runId)) throw new JobUsageError(`--run-id "${o.runId}": use letters, digits, "_", "-" or "." only`)
+        break
       case '--workload-identity':
         o.workloadIdentityClientId = v()
         break
@@ -170,10 +176,11 @@ function parse(argv: string[]): RenderJobOptions {
   return o
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// pathToFileURL: a checkout path with a space is percent-encoded in import.meta.url
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [cmd, ...rest] = process.argv.slice(2)
   try {
-    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations] [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]')
+    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--run-id ID] [--allow-mutations] [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]')
     process.stdout.write(renderJob(parse(rest)))
   } catch (e) {
     process.stderr.write(`closeout job: ${(e as Error).message}\n`)

@@ -6,7 +6,6 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { rmSync, existsSync, readFileSync, writeFileSync, readdirSync, copyFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { userInfo } from 'node:os'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
 import { loadCatalog, formatCatalog, type CatalogEntry } from '../helpers/catalog.ts'
@@ -18,12 +17,13 @@ import { lockRun, newRunId, readGateResults, readRunInfo, reportsDir, runDir, wr
 import { isBlockingClassification } from '../helpers/classification.ts'
 import { commandLine } from '../helpers/evidence.ts'
 import { SUITE_NAMES, type SuiteName } from '../helpers/suites.ts'
-import { ports as localPorts } from '../fixtures/local-env/services.ts'
+import { operatorName, usableHome } from '../helpers/operator.ts'
+import { formatCatalogJson } from '../helpers/catalog-json.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
 const USAGE = `usage: pnpm test [--tag TAG]... [--tags-filter EXPR] [--target FILE] [--run-id ID]
-                 [--allow-mutations] [--allow-disruption] [--keep-going] [--list] [--quiet]
+                 [--allow-mutations] [--allow-disruption] [--keep-going] [--list [--json]] [--quiet]
 
   --tag TAG            run the gates with this tag (suite: closeout | rehearsal | readiness, a gate id,
                        a classification, or SUITE/ID); repeat for a union: --tag smoke-404 --tag smoke-200.
@@ -47,6 +47,7 @@ interface Args {
   allowDisruption: boolean
   keepGoing: boolean
   list: boolean
+  json: boolean
   help: boolean
   quiet: boolean
 }
@@ -69,6 +70,7 @@ export function parseCli(argv: string[]): Args {
         'allow-disruption': { type: 'boolean' },
         'keep-going': { type: 'boolean' },
         list: { type: 'boolean' },
+        json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -91,6 +93,7 @@ export function parseCli(argv: string[]): Args {
     allowDisruption: Boolean(v['allow-disruption']),
     keepGoing: Boolean(v['keep-going']),
     list: Boolean(v.list),
+    json: Boolean(v.json),
     help: Boolean(v.help),
     quiet: Boolean(v.quiet),
   }
@@ -113,7 +116,7 @@ function applyLocalEnv(): void {
     if (p.registry) set('CLOSEOUT_LOCAL_REGISTRY_URL', `https://127.0.0.1:${p.registry}`)
     if (p.arm) set('CLOSEOUT_LOCAL_ARM_URL', `https://127.0.0.1:${p.arm}`)
   }
-  if (!existsSync(file)) return setUrls(localPorts())
+  if (!existsSync(file)) return
   try {
     const e = JSON.parse(readFileSync(file, 'utf8')) as { ports?: Record<string, number>; tokens?: Record<string, string>; workspaceId?: string; caFile?: string }
     set('CLOSEOUT_LOCAL_MONITOR_TOKEN', e.tokens?.monitoring)
@@ -121,7 +124,7 @@ function applyLocalEnv(): void {
     set('CLOSEOUT_LOCAL_ARM_TOKEN', e.tokens?.arm)
     set('CLOSEOUT_LOCAL_WORKSPACE_ID', e.workspaceId)
     // an env.json from before the registry double has no registry port: the port base's
-    setUrls({ ...localPorts(), ...e.ports })
+    setUrls(e.ports ?? {})
     set('CLOSEOUT_LOCAL_CA_FILE', e.caFile)
     // the Log Analytics double is HTTPS with the local CA: Node reads extra CAs only at start, so the
     // gate workers get a bundle of whatever was configured plus ours
@@ -141,16 +144,6 @@ function gitCommit(): string {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
   } catch {
     return 'unknown'
-  }
-}
-
-function operatorName(): string {
-  const fromEnv = process.env.CLOSEOUT_OPERATOR || process.env.GITHUB_ACTOR || process.env.BUILD_REQUESTEDFOR
-  if (fromEnv) return fromEnv
-  try {
-    return userInfo().username
-  } catch {
-    return 'unknown' // a uid without a passwd entry (container runAsUser)
   }
 }
 
@@ -273,7 +266,9 @@ class GateProcess {
     }
   }
   start(args: string[], quiet: boolean): Promise<number | null> {
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, detached: true, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] })
+    // HOME: vitest needs one (a uid without a passwd entry has none); no ANSI when stdout is not a terminal
+    const env = { ...process.env, HOME: usableHome(), ...(process.stdout.isTTY ? {} : { NO_COLOR: '1', FORCE_COLOR: '0' }) }
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] })
     this.child = child
     process.on('exit', () => this.signalGroup('SIGKILL'))
     return new Promise((res) => child.on('exit', (c) => res(c)))
@@ -314,7 +309,7 @@ function resolveRunInfo(args: Args, runId: string, earlier: RunInfo | undefined,
     command: invocationCommand(),
     suiteGates: Object.fromEntries(SUITE_NAMES.map((s) => [s, catalog.filter((g) => g.suite === s).map((g) => g.id)])),
     gitCommit: gitCommit(),
-    operator: operatorName(),
+    operator: operatorName(process.env, profile.owner),
   }
 }
 
@@ -376,7 +371,7 @@ async function runVitest(args: Args, info: RunInfo, filter: string | undefined, 
   // the only things that cross the process boundary: the run id and the reports directory
   process.env.CLOSEOUT_RUN_ID = runId
   process.env.CLOSEOUT_REPORTS_DIR = reportsDir(ROOT)
-  const vitestArgs = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(ROOT, 'vitest.config.ts'), ...(filter ? ['--tags-filter', filter] : []), ...files]
+  const vitestArgs = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(ROOT, 'vitest.config.ts'), '--configLoader', 'runner', ...(filter ? ['--tags-filter', filter] : []), ...files]
   if (!args.quiet) process.stdout.write(`closeout: run ${runId} — target ${profile.name} (${info.target.file}) — ${info.selected.length} gate(s)${info.tagsFilter ? ` — ${info.tagsFilter}` : ''}\n`)
   const gates = new GateProcess()
   const onSignal = (sig: NodeJS.Signals) => {
@@ -410,7 +405,7 @@ async function main(): Promise<number> {
   }
   const catalog = await loadCatalog(ROOT)
   if (args.list) {
-    process.stdout.write(formatCatalog(catalog) + '\n')
+    process.stdout.write((args.json ? formatCatalogJson(catalog) : formatCatalog(catalog)) + '\n')
     return 0
   }
   const targetFile = resolveTargetPath(args.target, ROOT)

@@ -64,7 +64,7 @@ export async function loadCatalog(root = process.cwd()): Promise<CatalogEntry[]>
   for (const file of specFiles(resolve(root))) {
     const reg = startCatalogCollection()
     try {
-      await import(pathToFileURL(file).href)
+      await import(/* @vite-ignore */ pathToFileURL(file).href)
     } finally {
       stopCatalogCollection()
     }

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { delimiter, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { loadProfile } from '../../helpers/profile.ts'
 import { Kube, loadKubeConfig } from '../../helpers/kube.ts'
@@ -194,7 +194,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// pathToFileURL: a checkout path with a space is percent-encoded in import.meta.url
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().then(
     () => process.exit(0),
     (e: unknown) => {

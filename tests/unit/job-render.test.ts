@@ -40,10 +40,12 @@ describe('./closeout job render', () => {
     const pod = job.spec.template.spec
     expect(pod.serviceAccountName).toBe('closeout-runner')
     expect(pod.restartPolicy).toBe('Never')
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 })
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } })
     const c = pod.containers[0]
     expect(c.image).toBe('acr.example/closeout:1.2.3')
-    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } })
+    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
+    // the read-only root holds nothing writable but the two volumes
+    expect(c.volumeMounts.filter((m: Obj) => !m.readOnly).map((m: Obj) => m.mountPath).sort()).toEqual(['/app/reports', '/tmp'])
     expect(c.env).toEqual(expect.arrayContaining([{ name: 'CLOSEOUT_API_ACCESS', value: 'direct' }, { name: 'CLOSEOUT_REPORTS_DIR', value: '/app/reports' }]))
     // writable: /tmp (emptyDir) and /app/reports (PVC: the bundle and summary.json survive the Job)
     expect(c.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'tmp', mountPath: '/tmp' }), expect.objectContaining({ name: 'reports', mountPath: '/app/reports' })]))
@@ -95,6 +97,8 @@ describe('./closeout job render', () => {
     expect(mut[2].subjects).toEqual([{ kind: 'ServiceAccount', name: 'closeout-runner', namespace: 'ns2' }])
     expect(mut[1].rules).toEqual([{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch', 'create'] }])
     expect(mut[3].spec.template.spec.containers[0].args.at(-1)).toBe('--allow-mutations')
+    // the CI templates' run-id input: a rerun appends to the run on the reports volume
+    expect(render({ runId: '20261201_100000', allowMutations: true }).at(-1)!.spec.template.spec.containers[0].args.slice(-3)).toEqual(['--run-id', '20261201_100000', '--allow-mutations'])
   })
 
   test('usage errors: no tag, missing target file, unknown option → exit 3 with a clear message', () => {
@@ -125,9 +129,14 @@ describe('deploy/Dockerfile (parsed; no Docker engine here)', () => {
   const df = read('deploy/Dockerfile')
   const lines = df.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'))
   const stages = lines.filter((l) => /^FROM /.test(l))
-  test('multi-stage on node:24-slim; production dependencies from the frozen lockfile', () => {
+  test('multi-stage on node:24-slim pinned by digest; pnpm pinned from npm (not corepack); production dependencies from the frozen lockfile', () => {
     expect(stages).toHaveLength(2)
-    for (const s of stages) expect(s).toMatch(/^FROM node:24-slim AS \w+/)
+    for (const s of stages) expect(s).toMatch(/^FROM node:24-slim@sha256:[0-9a-f]{64} AS \w+$/)
+    expect(new Set(stages.map((s) => s.split(' ')[1])).size).toBe(1)
+    expect(lines.filter((l) => /^RUN .*corepack/.test(l))).toEqual([])
+    const pnpmVersion = /^ARG PNPM_VERSION=(\S+)$/m.exec(df)?.[1]
+    expect(pnpmVersion).toBe((JSON.parse(read('package.json')) as { packageManager: string }).packageManager.split('@')[1])
+    expect(df).toMatch(/^RUN npm install --global .*"pnpm@\$\{PNPM_VERSION\}"$/m)
     expect(df).toMatch(/^RUN .*pnpm install --prod --frozen-lockfile/m)
     expect(df).toMatch(/^COPY --from=\w+ \/app\/node_modules \.\/node_modules$/m)
   })
@@ -136,6 +145,9 @@ describe('deploy/Dockerfile (parsed; no Docker engine here)', () => {
     const copied = runtime.filter((l) => /^COPY /.test(l)).join('\n')
     for (const p of ['bin', 'helpers', 'specs', 'fixtures/targets', 'fixtures/events', 'vitest.config.ts', 'package.json', 'tsconfig.json']) expect(copied).toContain(p)
     expect(copied).not.toMatch(/COPY (\.|tests|fixtures\/local-env|fixtures) /)
+  })
+  test('OCI labels', () => {
+    for (const k of ['title', 'description', 'version', 'revision', 'created', 'source', 'base.name']) expect(df).toContain(`org.opencontainers.image.${k}=`)
   })
   test('WORKDIR /app, non-root USER 10001, ENTRYPOINT node bin/test.ts (exit code = decision)', () => {
     const runtime = lines.slice(lines.indexOf(stages[1]))

@@ -54,8 +54,8 @@ describe('namespace reader, mutations, bindings', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'closeout-runner', namespace: 'txlookup' }])
   })
   test('mutations (set image / bootstrap the consumer) are a separate Role: deployments patch + create only', () => {
-    expect(loadRoleRules([k8sDir + 'role-mutations.yaml'])).toEqual([{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch', 'create'] }])
-    const [role] = docs('role-mutations.yaml')
+    expect(loadRoleRules([k8sDir + 'mutations/role-mutations.yaml'])).toEqual([{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch', 'create'] }])
+    const [role] = docs('mutations/role-mutations.yaml')
     expect(role.metadata.name).not.toBe('closeout-runner')
   })
   test('the RoleBinding binds the runner Role to the closeout-runner ServiceAccount', () => {
@@ -65,7 +65,7 @@ describe('namespace reader, mutations, bindings', () => {
     expect(rb).toMatchObject({ kind: 'RoleBinding', roleRef: { kind: 'Role', name: 'closeout-runner' }, subjects: [{ kind: 'ServiceAccount', name: 'closeout-runner', namespace: 'txlookup' }] })
   })
   test('loadRoleRules: Roles and ClusterRoles only, from multi-document files', () => {
-    const all = loadRoleRules(['role.yaml', 'role-mutations.yaml', 'clusterrole-namespace-reader.yaml', 'rolebinding.yaml', 'serviceaccount.yaml'].map((f) => k8sDir + f))
+    const all = loadRoleRules(['role.yaml', 'mutations/role-mutations.yaml', 'clusterrole-namespace-reader.yaml', 'rolebinding.yaml', 'serviceaccount.yaml'].map((f) => k8sDir + f))
     expect(all).toHaveLength(loadRoleRules([k8sDir + 'role.yaml']).length + 2)
     expect(all.some((r) => r.resources.includes('secrets'))).toBe(false)
   })
