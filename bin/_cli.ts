@@ -100,7 +100,12 @@ export function parseCommandArgs<O extends ParseArgsOptionsConfig>(cmd: Command<
     // `--target ""` / `--target=` is as good as no value
     if (v === '' || (Array.isArray(v) && v.includes(''))) throw new UsageError(`--${k} needs a value`)
   }
-  return { values: values as Parsed<O>['values'], positionals: parsed.positionals, passthrough: dash >= 0 ? argv.slice(dash + 1) : [], help: false }
+  return {
+    values: values as Parsed<O>['values'],
+    positionals: parsed.positionals,
+    passthrough: dash >= 0 ? argv.slice(dash + 1) : [],
+    help: false,
+  }
 }
 
 /** The command list of a command with subcommands, for its usage text. */
@@ -112,7 +117,12 @@ export function listSubcommands(subcommands: Record<string, Command | LazyComman
 }
 
 /** Runs a command tree on argv and returns the exit code; never throws a UsageError at the caller. */
-export async function runCommand(cmd: Command, argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function runCommand(
+  cmd: Command,
+  argv: string[],
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   let current: Command = cmd
   let rest = argv
   try {
@@ -166,9 +176,17 @@ export interface ChildResult {
  * (a Ctrl-C from the terminal reaches this process only, so the child sees it once); the third one
  * SIGKILLs the group. Resolves with the child's exit code; a child that ended by a signal, or the
  * shell convention for one (130, 143) after an interrupt, gives INTERRUPTED_EXIT. */
-export function runChild(argv: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; stdout?: 'inherit' | 'ignore' } = {}): Promise<ChildResult> {
+export function runChild(
+  argv: string[],
+  o: { cwd?: string; env?: NodeJS.ProcessEnv; stdout?: 'inherit' | 'ignore' } = {},
+): Promise<ChildResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: o.cwd, env: o.env ?? childEnv(), stdio: ['ignore', o.stdout ?? 'inherit', 'inherit'], detached: true })
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: o.cwd,
+      env: o.env ?? childEnv(),
+      stdio: ['ignore', o.stdout ?? 'inherit', 'inherit'],
+      detached: true,
+    })
     let signals = 0
     const forward = (sig: NodeJS.Signals) => {
       signals++

@@ -34,12 +34,28 @@ const list = defineCommand({
 
 /** Biome (formatter + linter) and the typecheck; both run even when the first fails. */
 async function lint(fix: boolean): Promise<number> {
-  const b = await runChild([...node('node_modules/@biomejs/biome/bin/biome'), 'check', ...(fix ? ['--write'] : []), ...(isTTY() ? [] : ['--colors=off']), '--max-diagnostics=30', ROOT], { cwd: ROOT })
+  const b = await runChild(
+    [
+      ...node('node_modules/@biomejs/biome/bin/biome'),
+      'check',
+      ...(fix ? ['--write'] : []),
+      ...(isTTY() ? [] : ['--colors=off']),
+      '--max-diagnostics=30',
+      ROOT,
+    ],
+    { cwd: ROOT },
+  )
   if (b.interrupted) return b.code
-  const t = await runChild(node('node_modules/typescript/bin/tsc', '--noEmit', '--pretty', String(isTTY()), '-p', join(ROOT, 'tsconfig.json')), { cwd: ROOT })
+  const t = await runChild(
+    node('node_modules/typescript/bin/tsc', '--noEmit', '--pretty', String(isTTY()), '-p', join(ROOT, 'tsconfig.json')),
+    { cwd: ROOT },
+  )
   if (t.interrupted) return t.code
   const failed = [b.code !== 0 && 'biome check', t.code !== 0 && 'tsc --noEmit'].filter(Boolean)
-  if (failed.length) process.stderr.write(`closeout lint: ${failed.join(' and ')} failed (see above)${fix ? '' : '; ./closeout lint --fix applies the formatting'}\n`)
+  if (failed.length)
+    process.stderr.write(
+      `closeout lint: ${failed.join(' and ')} failed (see above)${fix ? '' : '; ./closeout lint --fix applies the formatting'}\n`,
+    )
   else process.stdout.write('closeout lint: biome check and tsc --noEmit clean\n')
   return failed.length ? 1 : 0
 }
@@ -68,7 +84,13 @@ const selftest = defineCommand({
   run: async ({ positionals, passthrough }) => {
     const l = await lint(false)
     if (l !== 0) return l
-    return runNode('node_modules/vitest/vitest.mjs', ['run', '--config', join(ROOT, 'tests/vitest.config.ts'), ...positionals, ...passthrough])
+    return runNode('node_modules/vitest/vitest.mjs', [
+      'run',
+      '--config',
+      join(ROOT, 'tests/vitest.config.ts'),
+      ...positionals,
+      ...passthrough,
+    ])
   },
 })
 
@@ -83,7 +105,9 @@ exit codes: 0 GO, 1 NO_GO, 2 BLOCKED or interrupted, 3 usage or configuration er
   run: async ({ values }) => {
     const say = (s: string) => process.stdout.write(`closeout demo: ${s}\n`)
     say('1/3 starting the local environment (./closeout env up)…')
-    const up = await runChild(node('fixtures/local-env/env.ts', 'up', ...(values.fault ?? []).flatMap((f) => ['--fault', f])), { cwd: ROOT })
+    const up = await runChild(node('fixtures/local-env/env.ts', 'up', ...(values.fault ?? []).flatMap((f) => ['--fault', f])), {
+      cwd: ROOT,
+    })
     if (up.interrupted) return up.code
     if (up.code !== 0) {
       process.stderr.write('closeout demo: the local environment did not start; see above (./closeout env status)\n')

@@ -75,7 +75,13 @@ export async function renderReport(o: RenderOptions = {}): Promise<string> {
     CLOSEOUT_HISTORY_PATH: o.historyPath ? resolve(o.historyPath) : join(REPORTS, 'allure-history.jsonl'),
     NO_COLOR: '1',
   }
-  const r = await $({ cwd: ROOT, env, nothrow: true, quiet: true, timeout: '300s' })`${process.execPath} ${cli} generate ${results} --config ${join(ROOT, 'allurerc.mjs')} --output ${out}`
+  const r = await $({
+    cwd: ROOT,
+    env,
+    nothrow: true,
+    quiet: true,
+    timeout: '300s',
+  })`${process.execPath} ${cli} generate ${results} --config ${join(ROOT, 'allurerc.mjs')} --output ${out}`
   const index = join(out, 'index.html')
   if (r.exitCode !== 0 || !existsSync(index)) {
     // stdout + stderr: the Allure CLI prints its reason on either
@@ -100,7 +106,11 @@ exit 0 rendered, 1 the renderer failed, 3 no results yet or a usage error`
 /** Serves a rendered report directory on localhost until the process is interrupted; resolves with its exit code. */
 async function serveReport(dir: string, port?: number): Promise<number> {
   const cli = join(ROOT, 'node_modules', 'allure', 'cli.js')
-  const p = $({ cwd: ROOT, stdio: 'inherit', nothrow: true })`${process.execPath} ${cli} open ${dir} ${port ? ['--port', String(port)] : []}`
+  const p = $({
+    cwd: ROOT,
+    stdio: 'inherit',
+    nothrow: true,
+  })`${process.execPath} ${cli} open ${dir} ${port ? ['--port', String(port)] : []}`
   const stop = () => void p.kill('SIGTERM')
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)

@@ -128,7 +128,11 @@ export const IMPORTED = [
 ]
 
 /** import() time of each module in a fresh Node process (median of `runs`), plus `node -e 0` as the floor. */
-export async function measureImports(root: string, modules = IMPORTED, runs = 3): Promise<{ nodeStartMs: number; imports: ImportTiming[] }> {
+export async function measureImports(
+  root: string,
+  modules = IMPORTED,
+  runs = 3,
+): Promise<{ nodeStartMs: number; imports: ImportTiming[] }> {
   const q = $({ cwd: root, quiet: true, nothrow: true, timeout: '60s' })
   const start: number[] = []
   for (let i = 0; i < runs; i++) {
@@ -145,16 +149,32 @@ export async function measureImports(root: string, modules = IMPORTED, runs = 3)
     for (let i = 0; i < runs && !error; i++) {
       const r = await q`${process.execPath} --input-type=module -e ${code}`
       if (r.exitCode === 0) ms.push(Number(r.stdout))
-      else error = r.stderr.trim().split('\n').find((l) => /Error/.test(l)) ?? `exit ${r.exitCode}`
+      else
+        error =
+          r.stderr
+            .trim()
+            .split('\n')
+            .find((l) => /Error/.test(l)) ?? `exit ${r.exitCode}`
     }
-    imports.push(error ? { module: m, ms: null, error } : { module: m, ms: Math.round(ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]) })
+    imports.push(
+      error ? { module: m, ms: null, error } : { module: m, ms: Math.round(ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]) },
+    )
   }
   return { nodeStartMs: Math.round(start.sort((a, b) => a - b)[Math.floor(start.length / 2)]), imports }
 }
 
 /** The markdown section: per process, then the imports. */
-export function renderWhereTimeGoes(procs: ProcessProfile[], imp: { nodeStartMs: number; imports: ImportTiming[] }, command: string): string {
-  const lines = ['### Where the time goes (one closeout run, `--cpu-prof`)', '', `Command: \`${command}\`, every Node process profiled (NODE_OPTIONS=--cpu-prof).`, '']
+export function renderWhereTimeGoes(
+  procs: ProcessProfile[],
+  imp: { nodeStartMs: number; imports: ImportTiming[] },
+  command: string,
+): string {
+  const lines = [
+    '### Where the time goes (one closeout run, `--cpu-prof`)',
+    '',
+    `Command: \`${command}\`, every Node process profiled (NODE_OPTIONS=--cpu-prof).`,
+    '',
+  ]
   lines.push('| process | starts at | wall | busy (not idle) | self time by where the code lives (top 6) |', '|---|---|---|---|---|')
   for (const p of procs) {
     const top = p.byWhere

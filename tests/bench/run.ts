@@ -94,7 +94,13 @@ const readEnvJson = () => JSON.parse(readFileSync(join(ROOT, 'reports/local-env/
 /** The baseline's environment: the local environment's kubeconfig, the API pod's port, the Event Hubs stand-in. */
 function baselineEnv(): NodeJS.ProcessEnv {
   const e = readEnvJson()
-  return { ...process.env, KUBECONFIG: e.kubeconfig, API_URL: `http://127.0.0.1:${e.ports.api}`, EVENTHUBS_HOST: '127.0.0.1', EVENTHUBS_PORT: String(e.ports.eventhubs) }
+  return {
+    ...process.env,
+    KUBECONFIG: e.kubeconfig,
+    API_URL: `http://127.0.0.1:${e.ports.api}`,
+    EVENTHUBS_HOST: '127.0.0.1',
+    EVENTHUBS_PORT: String(e.ports.eventhubs),
+  }
 }
 
 function commandOf(v: Variant, pnpm: string | undefined): string[] {
@@ -125,12 +131,21 @@ function toSuiteBench(v: Variant, pnpm: string | undefined, runs: Run[]): SuiteB
   for (const x of runs) for (const g of x.gates) perGate.set(g.id, [...(perGate.get(g.id) ?? []), g.durationMs])
   return {
     command: v.suite ? `${pnpm ? 'pnpm test' : 'node bin/test.ts'} --tag ${v.suite}` : `bash tests/bench/baseline-closeout.sh`,
-    variant: v.coldCatalog ? 'catalogue cache cold, as after an edit of a spec or helper' : v.suite ? undefined : 'the F3-4 checks the runbook way: one kubectl process per check, no evidence, no registry or monitoring query',
+    variant: v.coldCatalog
+      ? 'catalogue cache cold, as after an edit of a spec or helper'
+      : v.suite
+        ? undefined
+        : 'the F3-4 checks the runbook way: one kubectl process per check, no evidence, no registry or monitoring query',
     runs: runs.length,
     decisions: runs.map((x) => x.decision),
     wallMs: wall,
     medianMs: quantile(wall, 0.5),
-    overheadMedianMs: v.suite ? quantile(runs.map((x) => x.r.ms - x.gates.reduce((n, g) => n + g.durationMs, 0)), 0.5) : null,
+    overheadMedianMs: v.suite
+      ? quantile(
+          runs.map((x) => x.r.ms - x.gates.reduce((n, g) => n + g.durationMs, 0)),
+          0.5,
+        )
+      : null,
     maxRssMiB: rss.length ? Math.round(Math.max(...rss) / 1024) : null,
     gates: Object.fromEntries([...perGate].map(([id, xs]) => [id, { medianMs: quantile(xs, 0.5), p95Ms: quantile(xs, 0.95) }])),
   }
@@ -167,9 +182,18 @@ async function benchExec(n: number): Promise<ExecBench> {
   const { loadProfile } = await import('../../helpers/profile.ts')
   const { Kube, loadKubeConfig } = await import('../../helpers/kube.ts')
   const profile = loadProfile(join(ROOT, 'fixtures/targets/local.yaml'))
-  const kube = new Kube(loadKubeConfig({ kubeconfig: profile.kube.kubeconfig, context: profile.kube.context }), { namespace: profile.kube.namespace, timeoutMs: 10_000 })
+  const kube = new Kube(loadKubeConfig({ kubeconfig: profile.kube.kubeconfig, context: profile.kube.context }), {
+    namespace: profile.kube.namespace,
+    timeoutMs: 10_000,
+  })
   const { deployment, container } = profile.consumer
-  const kubectl = $({ cwd: ROOT, quiet: true, nothrow: true, timeout: '20s', env: { ...process.env, KUBECONFIG: readEnvJson().kubeconfig } })
+  const kubectl = $({
+    cwd: ROOT,
+    quiet: true,
+    nothrow: true,
+    timeout: '20s',
+    env: { ...process.env, KUBECONFIG: readEnvJson().kubeconfig },
+  })
   const h: number[] = []
   const k: number[] = []
   for (let i = 0; i < n; i++) {
@@ -195,9 +219,13 @@ async function profileRun(pnpm: string | undefined): Promise<{ command: string; 
   const v: Variant = { key: 'closeout', suite: 'closeout' }
   const argv = [...commandOf(v, pnpm), '--run-id', `bench-profile-${Date.now()}`, '--quiet']
   const preload = pathToFileURL(join(ROOT, 'tests/bench/cpu-prof-exit.mjs')).href
-  const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir} --import=${preload}`.trim() }
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir} --import=${preload}`.trim(),
+  }
   const r = await timed(argv, env)
-  if (r.code !== 0 && r.code !== 1 && r.code !== 2) throw new Error(`the profiled closeout run failed (exit ${r.code}): ${r.out.slice(-800)}`)
+  if (r.code !== 0 && r.code !== 1 && r.code !== 2)
+    throw new Error(`the profiled closeout run failed (exit ${r.code}): ${r.out.slice(-800)}`)
   return { command: argv.join(' ').replace(ROOT, '.'), processes: summariseCpuProfiles(dir, ROOT), dir }
 }
 
@@ -214,14 +242,23 @@ interface BenchResult {
 function renderSuites(r: BenchResult): string[] {
   const lines = ['| what | median | p95 |', '|---|---|---|']
   for (const [key, s] of Object.entries(r.suites)) {
-    lines.push(`| **\`${s.command}\`**${s.variant ? ` (${s.variant})` : ''}, process start to exit (${s.runs} runs, ${[...new Set(s.decisions)].join('/')}) | **${s.medianMs} ms** | ${quantile(s.wallMs, 0.95)} ms |`)
-    if (s.overheadMedianMs !== null) lines.push(`| ${key}: harness overhead (wall − Σ gate durations: pnpm, vitest start, imports, summary, manifest) | ${s.overheadMedianMs} ms | — |`)
+    lines.push(
+      `| **\`${s.command}\`**${s.variant ? ` (${s.variant})` : ''}, process start to exit (${s.runs} runs, ${[...new Set(s.decisions)].join('/')}) | **${s.medianMs} ms** | ${quantile(s.wallMs, 0.95)} ms |`,
+    )
+    if (s.overheadMedianMs !== null)
+      lines.push(
+        `| ${key}: harness overhead (wall − Σ gate durations: pnpm, vitest start, imports, summary, manifest) | ${s.overheadMedianMs} ms | — |`,
+      )
     if (key.endsWith('-cold-catalog')) continue
     for (const [id, g] of Object.entries(s.gates)) lines.push(`| ${key} gate \`${id}\` | ${g.medianMs} ms | ${g.p95Ms} ms |`)
   }
   const e = r.exec
-  lines.push(`| exec round trip through the harness (\`true\` in the consumer pod over WebSocket v5, n=${e.n}) | ${e.harness.p50Ms} ms (p50) | ${e.harness.p95Ms} ms |`)
-  lines.push(`| \`kubectl exec deploy/… -- true\`, same pod, alternating with the above (n=${e.n}) | ${e.kubectl.p50Ms} ms (p50) | ${e.kubectl.p95Ms} ms |`)
+  lines.push(
+    `| exec round trip through the harness (\`true\` in the consumer pod over WebSocket v5, n=${e.n}) | ${e.harness.p50Ms} ms (p50) | ${e.harness.p95Ms} ms |`,
+  )
+  lines.push(
+    `| \`kubectl exec deploy/… -- true\`, same pod, alternating with the above (n=${e.n}) | ${e.kubectl.p50Ms} ms (p50) | ${e.kubectl.p95Ms} ms |`,
+  )
   return lines
 }
 
@@ -236,12 +273,16 @@ function renderMarkdown(r: BenchResult): string {
   const c = r.suites.closeout
   const b = r.suites['closeout-baseline']
   const targets: string[] = []
-  if (r.ratioCloseoutToBaseline !== null && c && b) targets.push(`closeout / shell baseline **${r.ratioCloseoutToBaseline}x** (${c.medianMs} / ${b.medianMs} ms; target ≤ 1.0x)`)
+  if (r.ratioCloseoutToBaseline !== null && c && b)
+    targets.push(`closeout / shell baseline **${r.ratioCloseoutToBaseline}x** (${c.medianMs} / ${b.medianMs} ms; target ≤ 1.0x)`)
   if (c?.overheadMedianMs != null) targets.push(`harness overhead **${c.overheadMedianMs} ms** (target ≤ 800 ms)`)
   targets.push(`exec harness / kubectl **${r.exec.ratio}x** (target ≤ 0.1x)`)
   if (r.suites.rehearsal) targets.push(`rehearsal wall **${r.suites.rehearsal.medianMs} ms** (target ≤ 6000 ms)`)
   const rss = Object.entries(r.suites).filter(([k, s]) => s.maxRssMiB !== null && k !== 'closeout-baseline')
-  if (rss.length) targets.push(`peak RSS (largest process of a run, GNU time) ${rss.map(([k, s]) => `${k} **${s.maxRssMiB} MiB**`).join(', ')} (target ≤ 150 MiB)`)
+  if (rss.length)
+    targets.push(
+      `peak RSS (largest process of a run, GNU time) ${rss.map(([k, s]) => `${k} **${s.maxRssMiB} MiB**`).join(', ')} (target ≤ 150 MiB)`,
+    )
   lines.push(`Against the issue-12 targets: ${targets.join('; ')}.`)
   if (r.profile && r.imports) lines.push('', renderWhereTimeGoes(r.profile.processes, r.imports, r.profile.command))
   return lines.join('\n')
@@ -276,12 +317,24 @@ async function runBench(o: BenchOptions): Promise<number> {
     variants.push({ key: 'closeout-cold-catalog', suite: 'closeout', coldCatalog: true })
   }
   const at = new Date().toISOString()
-  const machine = { cpus: cpus().length, model: cpus()[0]?.model.trim(), memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg1m: Math.round(loadavg()[0] * 10) / 10 }
+  const machine = {
+    cpus: cpus().length,
+    model: cpus()[0]?.model.trim(),
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadavg1m: Math.round(loadavg()[0] * 10) / 10,
+  }
   const suites = await benchVariants(variants, pnpm, o.rounds)
   const exec = await benchExec(o.execs)
   const c = suites.closeout
   const b = suites['closeout-baseline']
-  const result: BenchResult = { at, machine, suites, ratioCloseoutToBaseline: c && b ? Math.round((c.medianMs / b.medianMs) * 100) / 100 : null, exec }
+  const result: BenchResult = {
+    at,
+    machine,
+    suites,
+    ratioCloseoutToBaseline: c && b ? Math.round((c.medianMs / b.medianMs) * 100) / 100 : null,
+    exec,
+  }
   if (o.profile) {
     const p = await profileRun(pnpm)
     result.profile = { command: p.command, processes: p.processes }
@@ -292,7 +345,9 @@ async function runBench(o: BenchOptions): Promise<number> {
   writeFileSync(join(dir, `${at.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2))
   const md = renderMarkdown(result)
   writeFileSync(join(dir, 'latest.md'), `${md}\n`)
-  process.stdout.write(`\n${md}\n\nwritten: reports/bench/latest.md${o.profile ? ', reports/bench/cpu-profile/*.cpuprofile (open in Chrome DevTools)' : ''}\n`)
+  process.stdout.write(
+    `\n${md}\n\nwritten: reports/bench/latest.md${o.profile ? ', reports/bench/cpu-profile/*.cpuprofile (open in Chrome DevTools)' : ''}\n`,
+  )
   if (o.readme) {
     const f = join(ROOT, 'README.md')
     writeFileSync(f, withBenchBlock(readFileSync(f, 'utf8'), md))
@@ -310,7 +365,8 @@ const positiveInt = (name: string, v: string | undefined, dflt: number) => {
 function toSuites(list: string): string[] {
   const suites = list.split(',').filter(Boolean)
   const unknown = suites.filter((x) => !['closeout', 'rehearsal', 'readiness'].includes(x))
-  if (unknown.length || !suites.length) throw new UsageError(`--suites: ${unknown.join(', ') || 'none given'}; use closeout, rehearsal and/or readiness`)
+  if (unknown.length || !suites.length)
+    throw new UsageError(`--suites: ${unknown.join(', ') || 'none given'}; use closeout, rehearsal and/or readiness`)
   return suites
 }
 
@@ -325,7 +381,13 @@ export const benchCommand = defineCommand({
   --suites LIST  suites to time (default $BENCH_SUITES or closeout,rehearsal); closeout brings the shell baseline
   --no-profile   skip the CPU profile and import timings
 Starts the local environment when it is down (CLOSEOUT_PORT_BASE applies). Exit 0 measured, 1 a run failed.`,
-  options: { readme: { type: 'boolean' }, runs: { type: 'string' }, execs: { type: 'string' }, suites: { type: 'string' }, 'no-profile': { type: 'boolean' } },
+  options: {
+    readme: { type: 'boolean' },
+    runs: { type: 'string' },
+    execs: { type: 'string' },
+    suites: { type: 'string' },
+    'no-profile': { type: 'boolean' },
+  },
   run: ({ values: v }) =>
     runBench({
       readme: Boolean(v.readme),
