@@ -262,10 +262,16 @@ function renderSuites(r: BenchResult): string[] {
   return lines
 }
 
-function renderMarkdown(r: BenchResult): string {
+export function renderMarkdown(r: BenchResult): string {
   const m = r.machine
   const lines = [
     `Measured by \`./closeout bench\` at ${r.at} on ${m.cpus} cores (${m.model ?? 'unknown CPU'}), ${m.memGiB} GiB, Node ${m.node}, load average ${m.loadavg1m} at the start, local environment up with no fault; one run, so the figures compare with each other (not with another machine, or this one under another load).`,
+    ...(m.loadavg1m > m.cpus
+      ? [
+          '',
+          `**The machine was busy (load average ${m.loadavg1m} on ${m.cpus} cores): absolute times are inflated; the ratios, measured in the same rounds, are the figures to compare.**`,
+        ]
+      : []),
     '',
     ...renderSuites(r),
     '',
