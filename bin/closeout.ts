@@ -1,86 +1,175 @@
-// ./closeout subcommands that are not package.json scripts: demo, selftest, env, job, list.
-// (The bash wrapper ./closeout has already brought Node 24, pnpm and the dependencies.)
-import { spawnSync } from 'node:child_process'
+// ./closeout's command tree (the bash wrapper ./closeout has already brought Node 24, pnpm and the
+// dependencies, then `exec`s here). One parser for every subcommand (bin/_cli.ts): `--opt=value` and
+// `--opt value`, --help / -h exits 0 with the usage, an unknown option or command exits 3 before anything
+// is touched. Gate runs (test, demo, selftest, list) are children with signal forwarding: Ctrl-C or
+// SIGTERM reaches the run once, it writes its summary, and the exit code is the run's (2 when interrupted).
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { type Command, defineCommand, listSubcommands, runChild, runMain, UsageError } from './_cli.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+const node = (script: string, ...args: string[]) => [process.execPath, join(ROOT, script), ...args]
+const isTTY = () => Boolean(process.stdout.isTTY)
 
-const HELP = `closeout — runbooks as executable, tagged test gates
-
-  ./closeout demo                      bring up the local environment, run the closeout suite, print the decision, write the report
-  ./closeout selftest                  the project's own tests (unit + end-to-end fault matrix)
-  ./closeout env up [--fault NAME]...  start the local environment (cluster simulator + reference stack); down | status
-  ./closeout test --tag closeout       run gates (pnpm test): --tag, --target, --run-id, --allow-mutations, --allow-disruption, --list
-  ./closeout list                      every gate: id, suite, classification, needs, evidence, check
-  ./closeout report [--single-file]    render reports/allure-report with the Allure 3 CLI
-  ./closeout job render --target F --tag T [--workload-identity ID]   print a Kubernetes Job manifest for an in-cluster run
-  ./closeout bench                     benchmarks → reports/bench/
-  ./closeout SCRIPT ARGS               any package.json script with the project's toolchain
-exit codes of test/demo: 0 GO, 1 NO_GO, 2 BLOCKED, 3 usage or configuration error`
-
-function run(argv: string[], env: NodeJS.ProcessEnv = process.env): number {
-  const r = spawnSync(process.execPath, argv, { cwd: ROOT, stdio: 'inherit', env })
-  if (r.error) {
-    process.stderr.write(`closeout: could not run ${argv.join(' ')}: ${r.error.message}\n`)
-    return 3
-  }
-  return r.status ?? (r.signal ? 128 + 15 : 3)
+async function runNode(script: string, args: string[]): Promise<number> {
+  return (await runChild(node(script, ...args), { cwd: ROOT })).code
 }
 
-function requireFile(rel: string, what: string): string {
-  const p = join(ROOT, rel)
-  if (!existsSync(p)) {
-    process.stderr.write(`closeout: ${what} is not available in this checkout (${rel} missing)\n`)
-    process.exit(3)
-  }
-  return p
+const test = defineCommand({
+  name: 'test',
+  summary: 'run gates: --tag TAG, --target FILE, --run-id ID, --allow-mutations, --allow-disruption, --list (bin/test.ts --help)',
+  usage: 'usage: ./closeout test [--tag TAG]... [--target FILE] … (./closeout test --help for every option)',
+  // bin/test.ts parses its own arguments (and answers --help); this runs it with signal forwarding
+  raw: true,
+  run: ({ passthrough }) => runNode('bin/test.ts', passthrough),
+})
+
+const list = defineCommand({
+  name: 'list',
+  summary: 'every gate: id, suite, classification, needs, evidence, check',
+  usage: 'usage: ./closeout list',
+  run: () => runNode('bin/test.ts', ['--list']),
+})
+
+/** Biome (formatter + linter) and the typecheck; both run even when the first fails. */
+async function lint(fix: boolean): Promise<number> {
+  const b = await runChild(
+    [
+      ...node('node_modules/@biomejs/biome/bin/biome'),
+      'check',
+      ...(fix ? ['--write'] : []),
+      ...(isTTY() ? [] : ['--colors=off']),
+      '--max-diagnostics=30',
+      ROOT,
+    ],
+    { cwd: ROOT },
+  )
+  if (b.interrupted) return b.code
+  const t = await runChild(
+    node('node_modules/typescript/bin/tsc', '--noEmit', '--pretty', String(isTTY()), '-p', join(ROOT, 'tsconfig.json')),
+    { cwd: ROOT },
+  )
+  if (t.interrupted) return t.code
+  const failed = [b.code !== 0 && 'biome check', t.code !== 0 && 'tsc --noEmit'].filter(Boolean)
+  if (failed.length)
+    process.stderr.write(
+      `closeout lint: ${failed.join(' and ')} failed (see above)${fix ? '' : '; ./closeout lint --fix applies the formatting'}\n`,
+    )
+  else process.stdout.write('closeout lint: biome check and tsc --noEmit clean\n')
+  return failed.length ? 1 : 0
 }
 
-function main(): number {
-  const [cmd = 'help', ...rest] = process.argv.slice(2)
-  switch (cmd) {
-    case 'env':
-      return run([requireFile('fixtures/local-env/env.ts', 'the local environment'), ...rest])
-    case 'job':
-      return run([requireFile('bin/job.ts', 'the Job renderer'), ...rest])
-    case 'list':
-      return run([join(ROOT, 'bin/test.ts'), '--list'])
-    case 'selftest': {
-      const tc = run([join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', join(ROOT, 'tsconfig.json')])
-      if (tc !== 0) {
-        process.stderr.write('closeout: typecheck failed (tsc --noEmit)\n')
-        return 1
-      }
-      return run([join(ROOT, 'node_modules/vitest/vitest.mjs'), 'run', '--config', join(ROOT, 'tests/vitest.config.ts'), ...rest])
+const lintCommand = defineCommand({
+  name: 'lint',
+  summary: 'biome check (format + lint) and tsc --noEmit; --fix writes the formatting',
+  usage: `usage: ./closeout lint [--fix]
+
+  --fix   let biome write its formatting and safe fixes (the files its formatter covers, see biome.jsonc)
+exit 0 clean, 1 a finding`,
+  options: { fix: { type: 'boolean' } },
+  run: ({ values }) => lint(Boolean(values.fix)),
+})
+
+const selftest = defineCommand({
+  name: 'selftest',
+  summary: "the project's own tests: lint, then unit + end-to-end fault matrix (vitest)",
+  usage: `usage: ./closeout selftest [FILE_FILTER]... [-- VITEST_ARGS]
+
+  FILE_FILTER    run only the test files matching it (vitest's filter), e.g. tests/unit/cli.test.ts
+  -- ARGS        passed to vitest unchanged, e.g. -- -t "exit code"
+./closeout lint runs first; a finding stops before the tests. Exit 0 all passed, 1 a failure, 2 interrupted.`,
+  maxPositionals: Number.POSITIVE_INFINITY,
+  passthrough: true,
+  run: async ({ positionals, passthrough }) => {
+    const l = await lint(false)
+    if (l !== 0) return l
+    return runNode('node_modules/vitest/vitest.mjs', [
+      'run',
+      '--config',
+      join(ROOT, 'tests/vitest.config.ts'),
+      ...positionals,
+      ...passthrough,
+    ])
+  },
+})
+
+const demo = defineCommand({
+  name: 'demo',
+  summary: 'local environment up, the F3-4 closeout suite, the decision, the report',
+  usage: `usage: ./closeout demo [--fault NAME]...
+
+  --fault NAME   start the local environment with a fault (./closeout env up --help lists them)
+exit codes: 0 GO, 1 NO_GO, 2 BLOCKED or interrupted, 3 usage or configuration error`,
+  options: { fault: { type: 'string', multiple: true } },
+  run: async ({ values }) => {
+    const say = (s: string) => process.stdout.write(`closeout demo: ${s}\n`)
+    say('1/3 starting the local environment (./closeout env up)…')
+    const up = await runChild(node('fixtures/local-env/env.ts', 'up', ...(values.fault ?? []).flatMap((f) => ['--fault', f])), {
+      cwd: ROOT,
+    })
+    if (up.interrupted) return up.code
+    if (up.code !== 0) {
+      process.stderr.write('closeout demo: the local environment did not start; see above (./closeout env status)\n')
+      return up.code === 3 ? 3 : 2
     }
-    case 'demo': {
-      const faults = rest.filter((a, i) => rest[i - 1] === '--fault')
-      process.stdout.write('closeout demo: 1/3 starting the local environment (./closeout env up)…\n')
-      const up = run([requireFile('fixtures/local-env/env.ts', 'the local environment'), 'up', ...faults.flatMap((f) => ['--fault', f])])
-      if (up !== 0) {
-        process.stderr.write('closeout demo: the local environment did not start; see above (./closeout env status)\n')
-        return up === 3 ? 3 : 2
-      }
-      process.stdout.write('closeout demo: 2/3 running the F3-4 closeout suite (./closeout test --tag closeout)…\n')
-      const code = run([join(ROOT, 'bin/test.ts'), '--tag', 'closeout'])
-      process.stdout.write('closeout demo: 3/3 rendering the Allure report (./closeout report)…\n')
-      if (existsSync(join(ROOT, 'bin/report.ts'))) run([join(ROOT, 'bin/report.ts')])
-      process.stdout.write(
-        `\ncloseout demo: done (exit ${code}). Read reports/latest/summary.json, the bundle under reports/evidence/, the report in reports/allure-report/.\nThe local environment is still up: ./closeout env down stops it.\n`,
-      )
-      return code
-    }
-    case 'help':
-    case '-h':
-    case '--help':
-      process.stdout.write(HELP + '\n')
-      return 0
-    default:
-      process.stderr.write(`closeout: unknown command "${cmd}"\n\n${HELP}\n`)
-      return 3
+    say('2/3 running the F3-4 closeout suite (./closeout test --tag closeout)…')
+    const run = await runChild(node('bin/test.ts', '--tag', 'closeout'), { cwd: ROOT })
+    if (run.interrupted) return run.code
+    say('3/3 rendering the Allure report (./closeout report)…')
+    const report = await runChild(node('bin/report.ts'), { cwd: ROOT })
+    if (report.interrupted) return report.code
+    process.stdout.write(
+      `\ncloseout demo: done (exit ${run.code}). Read reports/latest/summary.json, the bundle under reports/evidence/, the report in reports/allure-report/.\nThe local environment is still up: ./closeout env down stops it.\n`,
+    )
+    return run.code
+  },
+})
+
+/** A subcommand implemented in another module, imported only when it runs. */
+function lazy(summary: string, file: string, exportName: string) {
+  return {
+    summary,
+    load: async () => {
+      if (!existsSync(join(ROOT, file))) throw new UsageError(`${file} is not in this checkout`)
+      const m = (await import(pathToFileURL(join(ROOT, file)).href)) as Record<string, Command>
+      return m[exportName]
+    },
   }
 }
 
-process.exit(main())
+const subcommands = {
+  demo,
+  selftest,
+  lint: lintCommand,
+  env: lazy('the local environment: up [--fault NAME]... | down | status', 'fixtures/local-env/env.ts', 'envCommand'),
+  test,
+  list,
+  report: lazy('render reports/allure-report with the Allure 3 CLI: [--single-file] [--open [--port N]]', 'bin/report.ts', 'reportCommand'),
+  job: lazy('job render --target FILE --tag TAG …: a Kubernetes Job manifest for an in-cluster run', 'bin/job.ts', 'jobCommand'),
+  bench: lazy('benchmarks against the local environment → reports/bench/ [--readme]', 'tests/bench/run.ts', 'benchCommand'),
+  docs: lazy('regenerate the README gate list and the profile key reference [--check]', 'bin/docs.ts', 'docsCommand'),
+}
+
+export const rootUsage = `closeout — runbooks as executable, tagged test gates
+
+usage: ./closeout COMMAND [OPTIONS]   (./closeout COMMAND --help for its options)
+
+${listSubcommands(subcommands, '')}
+  help       this text
+  pnpm ARGS  pnpm with the project's toolchain;  node ARGS  the project's Node
+
+exit codes of test/demo: 0 GO, 1 NO_GO, 2 BLOCKED (or interrupted), 3 usage or configuration error`
+
+const help = defineCommand({ name: 'help', summary: 'this text', usage: rootUsage, run: () => (process.stdout.write(`${rootUsage}\n`), 0) })
+
+export const rootCommand = defineCommand({
+  name: '',
+  summary: 'closeout',
+  usage: rootUsage,
+  subcommands: { ...subcommands, help },
+  // `./closeout` alone prints the usage
+  run: () => (process.stdout.write(`${rootUsage}\n`), 0),
+})
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runMain(rootCommand)

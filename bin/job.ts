@@ -12,6 +12,7 @@ import { basename, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml'
 import { profileVariables } from '../helpers/profile.ts'
+import { defineCommand, listSubcommands, runMain, UsageError } from './_cli.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -94,6 +95,7 @@ export function renderJob(o: RenderJobOptions): string {
   const fromProfile = profileEnv(o, readFileSync(target, 'utf8'), new Set(given.map((e) => e.name)))
   c.env = [...given.filter((e) => !fromProfile.some((p) => p.name === e.name)), ...fromProfile]
   if (o.envFromSecret) c.envFrom = [{ secretRef: { name: o.envFromSecret } }]
+  if (o.runId !== undefined && !/^[\w.-]+$/.test(o.runId)) throw new JobUsageError(`--run-id "${o.runId}": use letters, digits, "_", "-" or "." only`)
   c.args = [...o.tags.flatMap((t) => ['--tag', t]), '--target', `/app/fixtures/targets/in-cluster/${profileName}`, ...(o.runId ? ['--run-id', o.runId] : []), ...(o.allowMutations ? ['--allow-mutations'] : [])]
   for (const v of pod.volumes as Obj[]) {
     if (v.name === 'target') v.configMap.name = `${name}-target`
@@ -128,62 +130,70 @@ export function renderJob(o: RenderJobOptions): string {
   return [stringify(cm, { blockQuote: 'literal', lineWidth: 0 }), ...docs.map((d) => stringify(d, { lineWidth: 0 })), stringify(job, { lineWidth: 0 })].join('---\n')
 }
 
-function parse(argv: string[]): RenderJobOptions {
-  const o: RenderJobOptions = { target: '', tags: [] }
-  for (let i = 0; i < argv.length; i++) {
-    const v = () => {
-      const x = argv[++i]
-      if (!x) throw new JobUsageError(`${argv[i - 1]} needs a value`)
-      return x
-    }
-    switch (argv[i]) {
-      case '--target':
-        o.target = v()
-        break
-      case '--tag':
-        o.tags.push(v())
-        break
-      case '--image':
-        o.image = v()
-        break
-      case '--namespace':
-        o.namespace = v()
-        break
-      case '--pvc':
-        o.pvc = v()
-        break
-      case '--allow-mutations':
-        o.allowMutations = true
-        break
-      case '--run-id':
-        o.runId = v()
-        if (!/^[\w.-]+$/.test(o.runId)) throw new JobUsageError(`--run-id "${o.runId}": use letters, digits, "_", "-" or "." only`)
-        break
-      case '--workload-identity':
-        o.workloadIdentityClientId = v()
-        break
-      case '--env':
-        ;(o.passEnv ??= []).push(v())
-        break
-      case '--env-from-secret':
-        o.envFromSecret = v()
-        break
-      default:
-        throw new JobUsageError(`unknown option ${argv[i]}`)
-    }
-  }
-  if (!o.target) throw new JobUsageError('--target FILE is required')
-  return o
-}
+const JOB_RENDER_USAGE = `usage: ./closeout job render --target FILE --tag TAG [--tag TAG]... [--image IMG] [--namespace NS] [--pvc NAME]
+                           [--run-id ID] [--allow-mutations] [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]
 
-// pathToFileURL: a checkout path with a space is percent-encoded in import.meta.url
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [cmd, ...rest] = process.argv.slice(2)
-  try {
-    if (cmd !== 'render') throw new JobUsageError('usage: ./closeout job render --target FILE --tag TAG [--tag TAG] [--image IMG] [--namespace NS] [--pvc NAME] [--run-id ID] [--allow-mutations] [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]')
-    process.stdout.write(renderJob(parse(rest)))
-  } catch (e) {
-    process.stderr.write(`closeout job: ${(e as Error).message}\n`)
-    process.exit(e instanceof JobUsageError ? 3 : 1)
-  }
-}
+  --target FILE                the target profile, shipped to the pod in a ConfigMap
+  --tag TAG                    the gates to run (repeat for a union)
+  --image IMG                  the closeout image (default closeout:latest)
+  --namespace NS               where the Job runs (default txlookup)
+  --pvc NAME                   a PersistentVolumeClaim for reports/ (default: the template's)
+  --run-id ID                  append to an earlier run (pnpm test --run-id)
+  --allow-mutations            also bind the mutations Role and pass --allow-mutations
+  --workload-identity ID       the managed identity's client id (Microsoft Entra Workload ID)
+  --env NAME[=VALUE]           pass a variable with a default too (value from this shell, or VALUE)
+  --env-from-secret SECRET     the Secret whose keys become the pod's environment (secret variables)
+exit 0 printed, 3 usage (a missing target file or --tag, an unset variable the profile needs)`
+
+const renderCommand = defineCommand({
+  name: 'job render',
+  summary: 'print the ConfigMap, Role/ServiceAccount when asked, and the Job for an in-cluster run',
+  usage: JOB_RENDER_USAGE,
+  options: {
+    target: { type: 'string' },
+    tag: { type: 'string', multiple: true },
+    image: { type: 'string' },
+    namespace: { type: 'string' },
+    pvc: { type: 'string' },
+    'allow-mutations': { type: 'boolean' },
+    'run-id': { type: 'string' },
+    'workload-identity': { type: 'string' },
+    env: { type: 'string', multiple: true },
+    'env-from-secret': { type: 'string' },
+  },
+  run: ({ values: v }) => {
+    if (!v.target) throw new UsageError('--target FILE is required')
+    try {
+      process.stdout.write(
+        renderJob({
+          target: v.target,
+          tags: v.tag ?? [],
+          image: v.image,
+          namespace: v.namespace,
+          pvc: v.pvc,
+          allowMutations: v['allow-mutations'],
+          runId: v['run-id'],
+          workloadIdentityClientId: v['workload-identity'],
+          passEnv: v.env,
+          envFromSecret: v['env-from-secret'],
+        }),
+      )
+    } catch (e) {
+      // what renderJob refuses is a usage error of this command: print it with the usage
+      if (e instanceof JobUsageError) throw new UsageError(e.message)
+      throw e
+    }
+    return 0
+  },
+})
+
+export const jobCommand = defineCommand({
+  name: 'job',
+  summary: 'job render --target FILE --tag TAG …: a Kubernetes Job manifest for an in-cluster run',
+  usage: `usage: ./closeout job render --target FILE --tag TAG [OPTIONS]   (./closeout job render --help)
+
+${listSubcommands({ render: renderCommand })}`,
+  subcommands: { render: renderCommand },
+})
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runMain(jobCommand)

@@ -3,12 +3,13 @@
 // classifications, history trend). --single-file: one self-contained index.html for mail and tickets.
 // --open: then serve the report on localhost (`allure open`) until Ctrl-C.
 // Exit codes: 0 rendered, 3 no results yet or a usage error, 1 the renderer failed.
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, writeFileSync, rmSync } from 'node:fs'
-import { dirname, join, resolve, relative } from 'node:path'
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { $ } from 'zx'
 
-import { CLASSIFICATIONS, CLASSIFICATION_DESCRIPTIONS } from '../helpers/classification.ts'
+import { CLASSIFICATION_DESCRIPTIONS, CLASSIFICATIONS } from '../helpers/classification.ts'
+import { defineCommand, parseCommandArgs, runMain, UsageError } from './_cli.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 const REPORTS = resolve(process.env.CLOSEOUT_REPORTS_DIR || join(ROOT, 'reports'))
@@ -68,20 +69,23 @@ export async function renderReport(o: RenderOptions = {}): Promise<string> {
   writeFileSync(join(results, 'categories.json'), `${JSON.stringify(allureCategories(), null, 2)}\n`)
   rmSync(out, { recursive: true, force: true })
   const cli = join(ROOT, 'node_modules', 'allure', 'cli.js')
-  const r = spawnSync(process.execPath, [cli, 'generate', results, '--config', join(ROOT, 'allurerc.mjs'), '--output', out], {
+  const env = {
+    ...process.env,
+    CLOSEOUT_SINGLE_FILE: o.singleFile ? '1' : '',
+    CLOSEOUT_HISTORY_PATH: o.historyPath ? resolve(o.historyPath) : join(REPORTS, 'allure-history.jsonl'),
+    NO_COLOR: '1',
+  }
+  const r = await $({
     cwd: ROOT,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      CLOSEOUT_SINGLE_FILE: o.singleFile ? '1' : '',
-      CLOSEOUT_HISTORY_PATH: o.historyPath ? resolve(o.historyPath) : join(REPORTS, 'allure-history.jsonl'),
-      NO_COLOR: '1',
-    },
-    timeout: 300_000,
-  })
+    env,
+    nothrow: true,
+    quiet: true,
+    timeout: '300s',
+  })`${process.execPath} ${cli} generate ${results} --config ${join(ROOT, 'allurerc.mjs')} --output ${out}`
   const index = join(out, 'index.html')
-  if (r.status !== 0 || !existsSync(index)) {
-    throw new Error(`allure generate failed (exit ${r.status ?? r.signal}): ${`${r.stderr ?? ''}${r.stdout ?? ''}`.slice(-800)}`)
+  if (r.exitCode !== 0 || !existsSync(index)) {
+    // stdout + stderr: the Allure CLI prints its reason on either
+    throw new Error(`allure generate failed (exit ${r.exitCode ?? r.signal}): ${`${r.stderr}${r.stdout}`.slice(-800)}`)
   }
   return index
 }
@@ -92,56 +96,64 @@ export interface ReportArgs {
   port?: number
 }
 
-export class ReportUsageError extends Error {}
+const USAGE = `usage: ./closeout report [--single-file] [--open [--port N]]
 
-const USAGE = 'usage: ./closeout report [--single-file] [--open [--port N]]'
+  --single-file   one self-contained index.html (for mail and tickets)
+  --open          then serve the report on localhost until Ctrl-C
+  --port N        the port for --open (default: any free one)
+exit 0 rendered, 1 the renderer failed, 3 no results yet or a usage error`
 
-export function parseReportArgs(argv: string[]): ReportArgs {
-  const a: ReportArgs = { singleFile: false, open: false }
-  for (let i = 0; i < argv.length; i++) {
-    const x = argv[i]
-    if (x === '--single-file') a.singleFile = true
-    else if (x === '--open') a.open = true
-    else if (x === '--port') {
-      const port = Number(argv[++i])
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ReportUsageError(`--port needs a port number (1-65535), got ${argv[i] ?? 'nothing'}`)
-      a.port = port
-    } else throw new ReportUsageError(`unknown option ${x}`)
+/** Serves a rendered report directory on localhost until the process is interrupted; resolves with its exit code. */
+async function serveReport(dir: string, port?: number): Promise<number> {
+  const cli = join(ROOT, 'node_modules', 'allure', 'cli.js')
+  const p = $({
+    cwd: ROOT,
+    stdio: 'inherit',
+    nothrow: true,
+  })`${process.execPath} ${cli} open ${dir} ${port ? ['--port', String(port)] : []}`
+  const stop = () => void p.kill('SIGTERM')
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  return (await p).exitCode ?? 0
+}
+
+export const reportCommand = defineCommand({
+  name: 'report',
+  summary: 'render reports/allure-report with the Allure 3 CLI: [--single-file] [--open [--port N]]',
+  usage: USAGE,
+  options: { 'single-file': { type: 'boolean' }, open: { type: 'boolean' }, port: { type: 'string' } },
+  run: async ({ values }) => {
+    const args = toReportArgs(values)
+    let index: string
+    try {
+      index = await renderReport({ singleFile: args.singleFile })
+    } catch (e) {
+      if (!(e instanceof NoResultsError)) throw e
+      process.stderr.write(`closeout report: ${e.message}\n`)
+      return 3
+    }
+    process.stdout.write(`report: ${relative(process.cwd(), index) || index}${args.singleFile ? ' (single self-contained file)' : ''}\n`)
+    if (!args.open) return 0
+    process.stdout.write('serving it on localhost (Ctrl-C stops)\n')
+    await serveReport(dirname(index), args.port)
+    return 0
+  },
+})
+
+function toReportArgs(v: { 'single-file'?: boolean; open?: boolean; port?: string }): ReportArgs {
+  const a: ReportArgs = { singleFile: Boolean(v['single-file']), open: Boolean(v.open) }
+  if (v.port !== undefined) {
+    const port = Number(v.port)
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port needs a port number (1-65535), got ${v.port}`)
+    a.port = port
   }
-  if (a.port !== undefined && !a.open) throw new ReportUsageError('--port only goes with --open')
+  if (a.port !== undefined && !a.open) throw new UsageError('--port only goes with --open')
   return a
 }
 
-/** Serves a rendered report directory on localhost until the process is interrupted; resolves with its exit code. */
-function serveReport(dir: string, port?: number): Promise<number> {
-  const cli = join(ROOT, 'node_modules', 'allure', 'cli.js')
-  const child = spawn(process.execPath, [cli, 'open', dir, ...(port ? ['--port', String(port)] : [])], { cwd: ROOT, stdio: 'inherit' })
-  const stop = () => child.kill('SIGTERM')
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-  return new Promise((res) => child.on('exit', (code) => res(code ?? 0)))
+/** The report command's arguments (throws UsageError), for callers that render without the CLI. */
+export function parseReportArgs(argv: string[]): ReportArgs {
+  return toReportArgs(parseCommandArgs(reportCommand, argv).values)
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  let args: ReportArgs
-  try {
-    args = parseReportArgs(process.argv.slice(2))
-  } catch (e) {
-    process.stderr.write(`closeout report: ${(e as Error).message}\n${USAGE}\n`)
-    process.exit(3)
-  }
-  renderReport({ singleFile: args.singleFile }).then(
-    async (index) => {
-      process.stdout.write(`report: ${relative(process.cwd(), index) || index}${args.singleFile ? ' (single self-contained file)' : ''}\n`)
-      if (args.open) {
-        process.stdout.write('serving it on localhost (Ctrl-C stops)\n')
-        await serveReport(dirname(index), args.port)
-      }
-      process.exit(0)
-    },
-    (e: unknown) => {
-      process.stderr.write(`closeout report: ${(e as Error).message}\n`)
-      process.exit(e instanceof NoResultsError ? 3 : 1)
-    },
-  )
-}
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runMain(reportCommand)

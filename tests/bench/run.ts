@@ -1,24 +1,26 @@
-// pnpm bench [--readme]: against the local environment, the wall time of the closeout and rehearsal
-// suites run the way operators run them (`pnpm test --tag SUITE`, process start to exit, median of N;
-// in rounds, every variant once per round after one discarded warm-up round), each gate's duration,
-// the harness's own overhead (wall − Σ gates), the peak RSS of the largest process of a run (GNU time,
-// when installed), and the exec round trip through the harness's kube client (p50/p95). Results:
-// reports/bench/<stamp>.json and reports/bench/latest.md; --readme also rewrites the README's
+// ./closeout bench [--readme]: against the local environment, in one run —
+// - the closeout and rehearsal suites the way operators run them (`pnpm test --tag SUITE`, process start to
+//   exit, median of N), in rounds (every variant once per round, after one discarded warm-up round), and in
+//   the same rounds the kubectl-per-check shell baseline of the F3-4 plan (tests/bench/baseline-closeout.sh):
+//   the ratio closeout / baseline;
+// - each gate's duration and the harness's own overhead (wall − Σ gates);
+// - exec through the harness vs `kubectl exec -- true` in the same consumer pod, alternating, as a ratio;
+// - peak RSS of the largest process of a run (GNU time, when installed);
+// - where the time goes: a CPU profile of every process of one closeout run, and import timings.
+// Results: reports/bench/<stamp>.json and reports/bench/latest.md; --readme also rewrites the README's
 // performance block. Never asserts: figures, not pass/fail.
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { cpus, tmpdir, totalmem } from 'node:os'
-import { loadProfile } from '../../helpers/profile.ts'
-import { Kube, loadKubeConfig } from '../../helpers/kube.ts'
+import { $ } from 'zx'
+import { defineCommand, runMain, UsageError } from '../../bin/_cli.ts'
 import type { Summary } from '../../helpers/decision.ts'
+import { measureImports, type ProcessProfile, renderWhereTimeGoes, summariseCpuProfiles } from './profile.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
-const RUNS = Number(process.env.BENCH_RUNS ?? 5)
-const EXECS = Number(process.env.BENCH_EXECS ?? 50)
-const SUITES = (process.env.BENCH_SUITES ?? 'closeout,rehearsal').split(',').filter(Boolean)
 const GNU_TIME = '/usr/bin/time'
+const BASELINE = join(ROOT, 'tests/bench/baseline-closeout.sh')
 
 export function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -43,16 +45,16 @@ interface Timed {
 }
 
 /** Runs argv from the repository root; wall time from spawn to exit, measured here. */
-function timed(argv: string[]): Timed {
+async function timed(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Timed> {
   const tmp = mkdtempSync(join(tmpdir(), 'closeout-bench-'))
   const rssFile = join(tmp, 'rss')
   const full = existsSync(GNU_TIME) ? [GNU_TIME, '-f', '%M', '-o', rssFile, ...argv] : argv
   const t0 = performance.now()
-  const r = spawnSync(full[0], full.slice(1), { cwd: ROOT, encoding: 'utf8', env: process.env })
+  const r = await $({ cwd: ROOT, env, quiet: true, nothrow: true, timeout: '10m' })`${full}`
   const ms = Math.round(performance.now() - t0)
   const rss = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) : Number.NaN
   rmSync(tmp, { recursive: true, force: true })
-  return { code: r.status, ms, maxRssKiB: Number.isFinite(rss) ? rss : null, out: `${r.stdout}${r.stderr}` }
+  return { code: r.exitCode, ms, maxRssKiB: Number.isFinite(rss) ? rss : null, out: r.stdall }
 }
 
 interface SuiteBench {
@@ -62,94 +64,233 @@ interface SuiteBench {
   decisions: string[]
   wallMs: number[]
   medianMs: number
-  overheadMedianMs: number
+  /** wall − Σ gate durations; null for the shell baseline (it has no gates) */
+  overheadMedianMs: number | null
   maxRssMiB: number | null
   gates: Record<string, { medianMs: number; p95Ms: number }>
 }
 
 interface Variant {
   key: string
-  suite: string
+  /** the suite run through the harness; absent for the shell baseline */
+  suite?: string
   /** the catalogue cache removed before each run (the first run after an edit of a spec or helper) */
   coldCatalog?: boolean
 }
 
-/** Runs every variant once per round, RUNS rounds, so that each sees the same machine state (a block
- * of one variant after another would fold warm-up and drift into the comparison). */
-function benchVariants(variants: Variant[], pnpm: string | undefined): Record<string, SuiteBench> {
-  // the operator's command; without pnpm on PATH (bench started by plain node) the script it runs
-  const base = pnpm ? [pnpm, 'test'] : [process.execPath, 'bin/test.ts']
-  const acc = new Map(variants.map((v) => [v.key, { wall: [] as number[], overhead: [] as number[], rss: [] as number[], decisions: [] as string[], perGate: new Map<string, number[]>() }]))
-  const once = (v: Variant, label: string) => {
-    const runId = `bench-${v.key}-${Date.now()}-${label}`
-    if (v.coldCatalog) rmSync(join(ROOT, 'reports/.cache/catalog.json'), { force: true })
-    const r = timed([...base, '--tag', v.suite, '--run-id', runId, '--quiet'])
-    const file = join(ROOT, 'reports/runs', runId, 'summary.json')
-    if (!existsSync(file)) throw new Error(`${v.key} run ${label} wrote no summary (exit ${r.code}):\n${r.out.slice(-2000)}`)
-    return { r, s: JSON.parse(readFileSync(file, 'utf8')) as Summary }
+interface Run {
+  r: Timed
+  decision: string
+  gates: { id: string; durationMs: number }[]
+}
+
+interface LocalEnv {
+  kubeconfig: string
+  ports: { api: number; eventhubs: number }
+}
+
+const readEnvJson = () => JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as LocalEnv
+
+/** The baseline's environment: the local environment's kubeconfig, the API pod's port, the Event Hubs stand-in. */
+function baselineEnv(): NodeJS.ProcessEnv {
+  const e = readEnvJson()
+  return {
+    ...process.env,
+    KUBECONFIG: e.kubeconfig,
+    API_URL: `http://127.0.0.1:${e.ports.api}`,
+    EVENTHUBS_HOST: '127.0.0.1',
+    EVENTHUBS_PORT: String(e.ports.eventhubs),
   }
+}
+
+function commandOf(v: Variant, pnpm: string | undefined): string[] {
+  if (!v.suite) return ['bash', BASELINE]
+  // the operator's command; without pnpm on PATH (bench started by plain node) the script it runs
+  return [...(pnpm ? [pnpm, 'test'] : [process.execPath, 'bin/test.ts']), '--tag', v.suite]
+}
+
+async function runOnce(v: Variant, pnpm: string | undefined, label: string): Promise<Run> {
+  if (!v.suite) {
+    const r = await timed(commandOf(v, pnpm), baselineEnv())
+    if (r.code !== 0) throw new Error(`the shell baseline failed (exit ${r.code}) on run ${label}: ${r.out.slice(-600)}`)
+    return { r, decision: 'all checks passed', gates: [] }
+  }
+  const runId = `bench-${v.key}-${Date.now()}-${label}`
+  if (v.coldCatalog) rmSync(join(ROOT, 'reports/.cache/catalog.json'), { force: true })
+  const r = await timed([...commandOf(v, pnpm), '--run-id', runId, '--quiet'])
+  const file = join(ROOT, 'reports/runs', runId, 'summary.json')
+  if (!existsSync(file)) throw new Error(`${v.key} run ${label} wrote no summary (exit ${r.code}):\n${r.out.slice(-2000)}`)
+  const s = JSON.parse(readFileSync(file, 'utf8')) as Summary
+  return { r, decision: s.decision, gates: s.gates }
+}
+
+function toSuiteBench(v: Variant, pnpm: string | undefined, runs: Run[]): SuiteBench {
+  const wall = runs.map((x) => x.r.ms)
+  const rss = runs.map((x) => x.r.maxRssKiB).filter((x): x is number => x !== null)
+  const perGate = new Map<string, number[]>()
+  for (const x of runs) for (const g of x.gates) perGate.set(g.id, [...(perGate.get(g.id) ?? []), g.durationMs])
+  return {
+    command: v.suite ? `${pnpm ? 'pnpm test' : 'node bin/test.ts'} --tag ${v.suite}` : `bash tests/bench/baseline-closeout.sh`,
+    variant: v.coldCatalog
+      ? 'catalogue cache cold, as after an edit of a spec or helper'
+      : v.suite
+        ? undefined
+        : 'the F3-4 checks the runbook way: one kubectl process per check, no evidence, no registry or monitoring query',
+    runs: runs.length,
+    decisions: runs.map((x) => x.decision),
+    wallMs: wall,
+    medianMs: quantile(wall, 0.5),
+    overheadMedianMs: v.suite
+      ? quantile(
+          runs.map((x) => x.r.ms - x.gates.reduce((n, g) => n + g.durationMs, 0)),
+          0.5,
+        )
+      : null,
+    maxRssMiB: rss.length ? Math.round(Math.max(...rss) / 1024) : null,
+    gates: Object.fromEntries([...perGate].map(([id, xs]) => [id, { medianMs: quantile(xs, 0.5), p95Ms: quantile(xs, 0.95) }])),
+  }
+}
+
+/** Runs every variant once per round, `rounds` rounds, so that each sees the same machine state (a block
+ * of one variant after another would fold warm-up and drift into the comparison). */
+async function benchVariants(variants: Variant[], pnpm: string | undefined, rounds: number): Promise<Record<string, SuiteBench>> {
+  const acc = new Map<string, Run[]>(variants.map((v) => [v.key, []]))
   // one discarded round: the first runs after env up also pay for the stack's own start-up
-  for (const v of variants) once(v, 'warmup')
-  for (let i = 0; i < RUNS; i++) {
+  for (const v of variants) await runOnce(v, pnpm, 'warmup')
+  for (let i = 0; i < rounds; i++) {
     for (const v of variants) {
-      const { r, s } = once(v, String(i))
-      const a = acc.get(v.key)!
-      a.wall.push(r.ms)
-      if (r.maxRssKiB !== null) a.rss.push(r.maxRssKiB)
-      a.decisions.push(s.decision)
-      a.overhead.push(r.ms - s.gates.reduce((n, g) => n + g.durationMs, 0))
-      for (const g of s.gates) a.perGate.set(g.id, [...(a.perGate.get(g.id) ?? []), g.durationMs])
-      process.stdout.write(`${v.key} run ${i + 1}/${RUNS}: ${r.ms} ms, ${s.decision}\n`)
+      const run = await runOnce(v, pnpm, String(i))
+      acc.get(v.key)?.push(run)
+      process.stdout.write(`${v.key} run ${i + 1}/${rounds}: ${run.r.ms} ms, ${run.decision}\n`)
     }
   }
-  return Object.fromEntries(
-    variants.map((v) => {
-      const a = acc.get(v.key)!
-      const bench: SuiteBench = {
-        command: `${pnpm ? 'pnpm test' : 'node bin/test.ts'} --tag ${v.suite}`,
-        variant: v.coldCatalog ? 'catalogue cache cold, as after an edit of a spec or helper' : undefined,
-        runs: RUNS,
-        decisions: a.decisions,
-        wallMs: a.wall,
-        medianMs: quantile(a.wall, 0.5),
-        overheadMedianMs: quantile(a.overhead, 0.5),
-        maxRssMiB: a.rss.length ? Math.round(Math.max(...a.rss) / 1024) : null,
-        gates: Object.fromEntries([...a.perGate].map(([id, xs]) => [id, { medianMs: quantile(xs, 0.5), p95Ms: quantile(xs, 0.95) }])),
-      }
-      return [v.key, bench]
-    }),
-  )
+  return Object.fromEntries(variants.map((v) => [v.key, toSuiteBench(v, pnpm, acc.get(v.key) ?? [])]))
 }
 
-async function benchExec(): Promise<{ n: number; p50Ms: number; p95Ms: number }> {
+interface ExecBench {
+  n: number
+  harness: { p50Ms: number; p95Ms: number }
+  kubectl: { p50Ms: number; p95Ms: number }
+  /** harness p50 / kubectl p50 */
+  ratio: number
+}
+
+/** `true` in the consumer pod, n times through the harness's kube client and n times with `kubectl exec`,
+ * alternating, so both see the same pod and the same machine state. */
+async function benchExec(n: number): Promise<ExecBench> {
+  // imported here: `./closeout bench --help` loads no Kubernetes client
+  const { loadProfile } = await import('../../helpers/profile.ts')
+  const { Kube, loadKubeConfig } = await import('../../helpers/kube.ts')
   const profile = loadProfile(join(ROOT, 'fixtures/targets/local.yaml'))
-  const kube = new Kube(loadKubeConfig({ kubeconfig: profile.kube.kubeconfig, context: profile.kube.context }), { namespace: profile.kube.namespace, timeoutMs: 10_000 })
-  const ms: number[] = []
-  for (let i = 0; i < EXECS; i++) {
-    const t0 = performance.now()
-    const r = await kube.execInPod({ deployment: profile.consumer.deployment, container: profile.consumer.container, command: ['true'], timeoutMs: 10_000 })
-    ms.push(performance.now() - t0)
-    if (r.exitCode !== 0) throw new Error(`exec of "true" in ${profile.consumer.deployment} exited ${r.exitCode}: ${r.stderr}`)
+  const kube = new Kube(loadKubeConfig({ kubeconfig: profile.kube.kubeconfig, context: profile.kube.context }), {
+    namespace: profile.kube.namespace,
+    timeoutMs: 10_000,
+  })
+  const { deployment, container } = profile.consumer
+  const kubectl = $({
+    cwd: ROOT,
+    quiet: true,
+    nothrow: true,
+    timeout: '20s',
+    env: { ...process.env, KUBECONFIG: readEnvJson().kubeconfig },
+  })
+  const h: number[] = []
+  const k: number[] = []
+  for (let i = 0; i < n; i++) {
+    let t0 = performance.now()
+    const r = await kube.execInPod({ deployment, container, command: ['true'], timeoutMs: 10_000 })
+    h.push(performance.now() - t0)
+    if (r.exitCode !== 0) throw new Error(`exec of "true" in ${deployment} exited ${r.exitCode}: ${r.stderr}`)
+    t0 = performance.now()
+    const kr = await kubectl`kubectl -n ${profile.kube.namespace} exec deploy/${deployment} -c ${container} -- true`
+    k.push(performance.now() - t0)
+    if (kr.exitCode !== 0) throw new Error(`kubectl exec deploy/${deployment} -- true exited ${kr.exitCode}: ${kr.stderr.trim()}`)
   }
-  return { n: EXECS, p50Ms: quantile(ms, 0.5), p95Ms: quantile(ms, 0.95) }
+  const harness = { p50Ms: quantile(h, 0.5), p95Ms: quantile(h, 0.95) }
+  const kc = { p50Ms: quantile(k, 0.5), p95Ms: quantile(k, 0.95) }
+  return { n, harness, kubectl: kc, ratio: Math.round((harness.p50Ms / kc.p50Ms) * 100) / 100 }
 }
 
-function renderMarkdown(r: { at: string; machine: { cpus: number; model?: string; memGiB: number; node: string }; suites: Record<string, SuiteBench>; exec: { n: number; p50Ms: number; p95Ms: number } }): string {
-  const lines = [
-    `Measured by \`./closeout bench\` at ${r.at} on ${r.machine.cpus} cores (${r.machine.model ?? 'unknown CPU'}), ${r.machine.memGiB} GiB, Node ${r.machine.node}, local environment up with no fault; one run, so the figures compare with each other.`,
-    '',
-    '| what | median | p95 |',
-    '|---|---|---|',
-  ]
-  for (const [suite, s] of Object.entries(r.suites)) {
-    lines.push(`| **\`${s.command}\`**${s.variant ? ` (${s.variant})` : ''}, process start to exit (${s.runs} runs, ${[...new Set(s.decisions)].join('/')}) | **${s.medianMs} ms** | ${quantile(s.wallMs, 0.95)} ms |`)
-    lines.push(`| ${suite}: harness overhead (wall − Σ gate durations: pnpm, vitest start, imports, summary, manifest) | ${s.overheadMedianMs} ms | — |`)
-    if (suite.endsWith('-cold-catalog')) continue
-    for (const [id, g] of Object.entries(s.gates)) lines.push(`| ${suite} gate \`${id}\` | ${g.medianMs} ms | ${g.p95Ms} ms |`)
+/** One closeout run with every Node process CPU-profiled; the profiles summarised per process. */
+async function profileRun(pnpm: string | undefined): Promise<{ command: string; processes: ProcessProfile[]; dir: string }> {
+  const dir = join(ROOT, 'reports/bench/cpu-profile')
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const v: Variant = { key: 'closeout', suite: 'closeout' }
+  const argv = [...commandOf(v, pnpm), '--run-id', `bench-profile-${Date.now()}`, '--quiet']
+  const preload = pathToFileURL(join(ROOT, 'tests/bench/cpu-prof-exit.mjs')).href
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir} --import=${preload}`.trim(),
   }
-  lines.push(`| exec round trip through the harness (\`true\` in the consumer pod over WebSocket v5, n=${r.exec.n}) | ${r.exec.p50Ms} ms (p50) | ${r.exec.p95Ms} ms |`)
-  const rss = Object.entries(r.suites).filter(([, s]) => s.maxRssMiB !== null)
-  if (rss.length) lines.push('', `Peak RSS of the largest process of a run (GNU time): ${rss.map(([k, s]) => `${k} ${s.maxRssMiB} MiB`).join(', ')}.`)
+  const r = await timed(argv, env)
+  if (r.code !== 0 && r.code !== 1 && r.code !== 2)
+    throw new Error(`the profiled closeout run failed (exit ${r.code}): ${r.out.slice(-800)}`)
+  return { command: argv.join(' ').replace(ROOT, '.'), processes: summariseCpuProfiles(dir, ROOT), dir }
+}
+
+interface BenchResult {
+  at: string
+  machine: { cpus: number; model?: string; memGiB: number; node: string; loadavg1m: number }
+  suites: Record<string, SuiteBench>
+  ratioCloseoutToBaseline: number | null
+  exec: ExecBench
+  profile?: { command: string; processes: ProcessProfile[] }
+  imports?: Awaited<ReturnType<typeof measureImports>>
+}
+
+function renderSuites(r: BenchResult): string[] {
+  const lines = ['| what | median | p95 |', '|---|---|---|']
+  for (const [key, s] of Object.entries(r.suites)) {
+    lines.push(
+      `| **\`${s.command}\`**${s.variant ? ` (${s.variant})` : ''}, process start to exit (${s.runs} runs, ${[...new Set(s.decisions)].join('/')}) | **${s.medianMs} ms** | ${quantile(s.wallMs, 0.95)} ms |`,
+    )
+    if (s.overheadMedianMs !== null)
+      lines.push(
+        `| ${key}: harness overhead (wall − Σ gate durations: pnpm, vitest start, imports, summary, manifest) | ${s.overheadMedianMs} ms | — |`,
+      )
+    if (key.endsWith('-cold-catalog')) continue
+    for (const [id, g] of Object.entries(s.gates)) lines.push(`| ${key} gate \`${id}\` | ${g.medianMs} ms | ${g.p95Ms} ms |`)
+  }
+  const e = r.exec
+  lines.push(
+    `| exec round trip through the harness (\`true\` in the consumer pod over WebSocket v5, n=${e.n}) | ${e.harness.p50Ms} ms (p50) | ${e.harness.p95Ms} ms |`,
+  )
+  lines.push(
+    `| \`kubectl exec deploy/… -- true\`, same pod, alternating with the above (n=${e.n}) | ${e.kubectl.p50Ms} ms (p50) | ${e.kubectl.p95Ms} ms |`,
+  )
+  return lines
+}
+
+export function renderMarkdown(r: BenchResult): string {
+  const m = r.machine
+  const lines = [
+    `Measured by \`./closeout bench\` at ${r.at} on ${m.cpus} cores (${m.model ?? 'unknown CPU'}), ${m.memGiB} GiB, Node ${m.node}, load average ${m.loadavg1m} at the start, local environment up with no fault; one run, so the figures compare with each other (not with another machine, or this one under another load).`,
+    ...(m.loadavg1m > m.cpus
+      ? [
+          '',
+          `**The machine was busy (load average ${m.loadavg1m} on ${m.cpus} cores): absolute times are inflated; the ratios, measured in the same rounds, are the figures to compare.**`,
+        ]
+      : []),
+    '',
+    ...renderSuites(r),
+    '',
+  ]
+  const c = r.suites.closeout
+  const b = r.suites['closeout-baseline']
+  const targets: string[] = []
+  if (r.ratioCloseoutToBaseline !== null && c && b)
+    targets.push(`closeout / shell baseline **${r.ratioCloseoutToBaseline}x** (${c.medianMs} / ${b.medianMs} ms; target ≤ 1.0x)`)
+  if (c?.overheadMedianMs != null) targets.push(`harness overhead **${c.overheadMedianMs} ms** (target ≤ 800 ms)`)
+  targets.push(`exec harness / kubectl **${r.exec.ratio}x** (target ≤ 0.1x)`)
+  if (r.suites.rehearsal) targets.push(`rehearsal wall **${r.suites.rehearsal.medianMs} ms** (target ≤ 6000 ms)`)
+  const rss = Object.entries(r.suites).filter(([k, s]) => s.maxRssMiB !== null && k !== 'closeout-baseline')
+  if (rss.length)
+    targets.push(
+      `peak RSS (largest process of a run, GNU time) ${rss.map(([k, s]) => `${k} **${s.maxRssMiB} MiB**`).join(', ')} (target ≤ 150 MiB)`,
+    )
+  lines.push(`Against the issue-12 targets: ${targets.join('; ')}.`)
+  if (r.profile && r.imports) lines.push('', renderWhereTimeGoes(r.profile.processes, r.imports, r.profile.command))
   return lines.join('\n')
 }
 
@@ -163,44 +304,104 @@ export function withBenchBlock(readme: string, md: string): string {
   return `${readme.slice(0, a + start.length)}\n${md}\n${readme.slice(b)}`
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2)
-  const unknown = args.filter((a) => a !== '--readme')
-  if (unknown.length) throw new Error(`unknown argument ${unknown.join(' ')} (usage: pnpm bench [--readme]; env BENCH_RUNS, BENCH_EXECS, BENCH_SUITES)`)
-  const up = timed([process.execPath, 'fixtures/local-env/env.ts', 'up'])
+interface BenchOptions {
+  readme: boolean
+  rounds: number
+  execs: number
+  suites: string[]
+  profile: boolean
+}
+
+async function runBench(o: BenchOptions): Promise<number> {
+  const up = await timed([process.execPath, 'fixtures/local-env/env.ts', 'up'])
   if (up.code !== 0) throw new Error(`./closeout env up failed:\n${up.out}`)
   const pnpm = onPath('pnpm')
-  const variants: Variant[] = SUITES.map((s) => ({ key: s, suite: s }))
-  // the same suite when the catalogue must be rebuilt (after an edit of a spec or helper)
-  if (SUITES.includes('closeout')) variants.push({ key: 'closeout-cold-catalog', suite: 'closeout', coldCatalog: true })
-  const suites = benchVariants(variants, pnpm)
-  const exec = await benchExec()
-  const result = {
-    at: new Date().toISOString(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model.trim(), memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  const variants: Variant[] = o.suites.map((s) => ({ key: s, suite: s }))
+  if (o.suites.includes('closeout')) {
+    // the same checks the runbook way, in the same rounds; and the closeout when the catalogue must be rebuilt
+    variants.splice(variants.findIndex((v) => v.key === 'closeout') + 1, 0, { key: 'closeout-baseline' })
+    variants.push({ key: 'closeout-cold-catalog', suite: 'closeout', coldCatalog: true })
+  }
+  const at = new Date().toISOString()
+  const machine = {
+    cpus: cpus().length,
+    model: cpus()[0]?.model.trim(),
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadavg1m: Math.round(loadavg()[0] * 10) / 10,
+  }
+  const suites = await benchVariants(variants, pnpm, o.rounds)
+  const exec = await benchExec(o.execs)
+  const c = suites.closeout
+  const b = suites['closeout-baseline']
+  const result: BenchResult = {
+    at,
+    machine,
     suites,
+    ratioCloseoutToBaseline: c && b ? Math.round((c.medianMs / b.medianMs) * 100) / 100 : null,
     exec,
+  }
+  if (o.profile) {
+    const p = await profileRun(pnpm)
+    result.profile = { command: p.command, processes: p.processes }
+    result.imports = await measureImports(ROOT)
   }
   const dir = join(ROOT, 'reports/bench')
   mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, `${result.at.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2))
+  writeFileSync(join(dir, `${at.replace(/[:.]/g, '-')}.json`), JSON.stringify(result, null, 2))
   const md = renderMarkdown(result)
-  writeFileSync(join(dir, 'latest.md'), md + '\n')
-  process.stdout.write(`\n${md}\n\nwritten: reports/bench/latest.md\n`)
-  if (args.includes('--readme')) {
+  writeFileSync(join(dir, 'latest.md'), `${md}\n`)
+  process.stdout.write(
+    `\n${md}\n\nwritten: reports/bench/latest.md${o.profile ? ', reports/bench/cpu-profile/*.cpuprofile (open in Chrome DevTools)' : ''}\n`,
+  )
+  if (o.readme) {
     const f = join(ROOT, 'README.md')
     writeFileSync(f, withBenchBlock(readFileSync(f, 'utf8'), md))
     process.stdout.write('written: the README performance block\n')
   }
+  return 0
 }
 
-// pathToFileURL: a checkout path with a space is percent-encoded in import.meta.url
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      process.stderr.write(`bench: ${(e as Error).message}\n`)
-      process.exit(1)
-    },
-  )
+const positiveInt = (name: string, v: string | undefined, dflt: number) => {
+  const n = Number(v ?? dflt)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} needs a whole number ≥ 1, got ${v}`)
+  return n
 }
+
+function toSuites(list: string): string[] {
+  const suites = list.split(',').filter(Boolean)
+  const unknown = suites.filter((x) => !['closeout', 'rehearsal', 'readiness'].includes(x))
+  if (unknown.length || !suites.length)
+    throw new UsageError(`--suites: ${unknown.join(', ') || 'none given'}; use closeout, rehearsal and/or readiness`)
+  return suites
+}
+
+export const benchCommand = defineCommand({
+  name: 'bench',
+  summary: 'benchmarks against the local environment → reports/bench/ [--readme]',
+  usage: `usage: ./closeout bench [--readme] [--runs N] [--execs N] [--suites closeout,rehearsal] [--no-profile]
+
+  --readme       also rewrite the README's performance block
+  --runs N       measured rounds, every variant once per round (default $BENCH_RUNS or 5)
+  --execs N      exec round trips, harness and kubectl each (default $BENCH_EXECS or 50)
+  --suites LIST  suites to time (default $BENCH_SUITES or closeout,rehearsal); closeout brings the shell baseline
+  --no-profile   skip the CPU profile and import timings
+Starts the local environment when it is down (CLOSEOUT_PORT_BASE applies). Exit 0 measured, 1 a run failed.`,
+  options: {
+    readme: { type: 'boolean' },
+    runs: { type: 'string' },
+    execs: { type: 'string' },
+    suites: { type: 'string' },
+    'no-profile': { type: 'boolean' },
+  },
+  run: ({ values: v }) =>
+    runBench({
+      readme: Boolean(v.readme),
+      rounds: positiveInt('runs', v.runs ?? process.env.BENCH_RUNS, 5),
+      execs: positiveInt('execs', v.execs ?? process.env.BENCH_EXECS, 50),
+      suites: toSuites(v.suites ?? process.env.BENCH_SUITES ?? 'closeout,rehearsal'),
+      profile: !v['no-profile'],
+    }),
+})
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) runMain(benchCommand)

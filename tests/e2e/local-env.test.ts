@@ -190,17 +190,22 @@ describe('local environment', { timeout: 300_000 }, () => {
   })
 
   test('a port held by something that is not this checkout’s environment is named, with what to do; nothing starts', async () => {
-    // another program (say a second checkout's PostgreSQL) on one of our ports, here base 48000 + 93
-    const squatter = spawn(process.execPath, ['-e', "require('net').createServer().listen(48093, '127.0.0.1', () => console.log('up'))"], { stdio: ['ignore', 'pipe', 'ignore'] })
+    // another program (say a second checkout's PostgreSQL) on one of our ports: base + 93 of a base no one
+    // uses (the OS picks the squatter's port; a fixed base such as 48000 may be another checkout's right now)
+    const squatter = spawn(process.execPath, ['-e', "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'ignore'] })
     try {
-      await new Promise((res) => squatter.stdout.once('data', res))
-      const r = node(['fixtures/local-env/env.ts', 'up'], { CLOSEOUT_PORT_BASE: '48000' }, 60_000)
+      const port = await new Promise<number>((res, rej) => {
+        squatter.stdout.once('data', (d: Buffer) => res(Number(String(d).trim())))
+        squatter.once('exit', () => rej(new Error('the squatter could not listen')))
+      })
+      const base = port - 93
+      const r = node(['fixtures/local-env/env.ts', 'up'], { CLOSEOUT_PORT_BASE: String(base) }, 60_000)
       expect(r.code).toBe(1)
-      expect(r.stderr).toContain(`eventhubs port 48093 is held by pid ${squatter.pid}`)
+      expect(r.stderr).toContain(`eventhubs port ${port} is held by pid ${squatter.pid}`)
       expect(r.stderr).toContain('CLOSEOUT_PORT_BASE=')
       expect(r.stderr).not.toMatch(/\n\s+at /)
-      expect(await open(48443)).toBe(false) // the simulator of that base never started
-      expect(envJson().ports.sim).not.toBe(48443) // and the running environment's state is untouched
+      expect(await open(base + 443)).toBe(false) // the simulator of that base never started
+      expect(envJson().ports.sim).not.toBe(base + 443) // and the running environment's state is untouched
     } finally {
       squatter.kill()
     }

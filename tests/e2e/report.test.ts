@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkS
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { spawnSync } from 'node:child_process'
-import { renderReport, allureCategories, parseReportArgs, NoResultsError, ReportUsageError } from '../../bin/report.ts'
+import { renderReport, allureCategories, parseReportArgs, NoResultsError } from '../../bin/report.ts'
+import { UsageError } from '../../bin/_cli.ts'
 import { CLASSIFICATIONS } from '../../helpers/classification.ts'
 import { ROOT, envUp, node, runGates } from './_run.ts'
 
@@ -71,7 +72,7 @@ describe('./closeout report', { timeout: 300_000 }, () => {
     expect(node(['bin/report.ts', '--nope']).code).toBe(3)
     expect(node(['bin/report.ts', '--port', '8080']).stderr).toContain('--port only goes with --open')
     expect(parseReportArgs(['--single-file', '--open', '--port', '8080'])).toEqual({ singleFile: true, open: true, port: 8080 })
-    expect(() => parseReportArgs(['--open', '--port', 'x'])).toThrow(ReportUsageError)
+    expect(() => parseReportArgs(['--open', '--port', 'x'])).toThrow(UsageError)
   })
 
   test('categories = classifications (+ BLOCKED), written to the results dir; environment and history in the report', async () => {

@@ -7,6 +7,7 @@ test('the README gate list is the one generated from the specs (./closeout docs)
   expect(await renderReadme(text)).toBe(text)
   expect(text).toContain('./closeout demo')
   expect(text).toContain('./closeout selftest')
+  expect(text).toContain('./closeout lint')
 })
 
 test('fixtures/targets/README.md lists every profile key the loader accepts (./closeout docs), as its errors promise', () => {
