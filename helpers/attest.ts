@@ -216,6 +216,8 @@ export function tCutoverSeen(bundleDir: string): string | null {
 export interface AttestOptions extends KeySource {
   /** the target profile file (its sha256 goes into the configuration) */
   profileFile?: string
+  /** how the profile is named in the statement (default: profileFile; the finalizer passes the repository-relative path) */
+  profileLabel?: string
   /** the runbook revision: the repository commit and a digest of specs/ */
   runbookRevision?: ResourceDescriptor
 }
@@ -225,7 +227,7 @@ export function writeAttestation(bundleDir: string, summary: AttestSummary, opts
   const key = loadSigningKey(opts)
   const subject = manifestSubjects(bundleDir)
   const configuration: ResourceDescriptor[] = []
-  if (opts.profileFile && existsSync(opts.profileFile)) configuration.push({ name: `target profile ${opts.profileFile}`, uri: opts.profileFile, digest: { sha256: sha256File(opts.profileFile) } })
+  if (opts.profileFile && existsSync(opts.profileFile)) configuration.push({ name: `target profile ${opts.profileLabel ?? opts.profileFile}`, uri: opts.profileLabel ?? opts.profileFile, digest: { sha256: sha256File(opts.profileFile) } })
   if (opts.runbookRevision) configuration.push(opts.runbookRevision)
   const statement = (predicateType: string, predicate: Record<string, unknown>) => ({ _type: STATEMENT_TYPE, subject, predicateType, predicate })
   const extras = { tCutover: tCutoverSeen(bundleDir), imagesSeen: imagesSeen(bundleDir) }

@@ -159,7 +159,8 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, opts: CompareOptions = {
     gatesChanged,
     durationsRegressed,
     valuesChanged,
-    profile: pa !== pb ? { a: pa, b: pb } : null,
+    // a digest only one side recorded (a bundle from before attestation) is not a difference
+    profile: pa && pb && pa !== pb ? { a: pa, b: pb } : null,
   }
 }
 

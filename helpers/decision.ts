@@ -6,6 +6,8 @@ import { join, relative } from 'node:path'
 import { createHash } from 'node:crypto'
 import { UNBLOCK_CRITERIA, isClassification, isBlockingClassification } from './classification.ts'
 import { SUITES, type SuiteName } from './suites.ts'
+import { finalizeExtras } from './finalize-extras.ts'
+import { ATTESTATION_FILE_NAMES } from './attest.ts'
 import { bundleDir, readGateResults, readRunInfo, reportsDir, writeJsonAtomic, writeRunInfo, type GateResult, type RunInfo } from './run-state.ts'
 
 export type Decision = 'GO' | 'NO_GO' | 'BLOCKED'
@@ -222,7 +224,8 @@ function listFiles(dir: string): string[] {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name)
       if (statSync(p).isDirectory()) walk(p)
-      else if (name !== 'MANIFEST.sha256') out.push(p)
+      // attest (issue 11): the ATTESTATION.* files cover the manifest, so they cannot be in it
+      else if (name !== 'MANIFEST.sha256' && !ATTESTATION_FILE_NAMES.includes(name)) out.push(p)
     }
   }
   walk(dir)
@@ -280,5 +283,8 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
   writeJsonAtomic(join(reportsDir(opts.root), 'runs', runId, 'summary.json'), s)
   const firstSuite = Object.keys(s.bundles)[0] as SuiteName | undefined
   writeFileSync(join(latest, 'summary.md'), firstSuite ? Object.keys(s.bundles).map((su) => summaryMarkdown(s, su as SuiteName, head)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`)
+  // >>> attest (issue 11): after every MANIFEST.sha256, so the attestation covers them; core's finalizer takes this call over
+  finalizeExtras(s, { root: opts.root ?? process.cwd(), reports: reportsDir(opts.root), profileFile: info?.target.file })
+  // <<< attest
   return s
 }
