@@ -5,10 +5,10 @@ import { join, resolve } from 'node:path'
 import { reportsDir } from './run-state.ts'
 
 /** A directory is taken as is; otherwise every reports/evidence/<runId>_* bundle of that run id. */
-export function resolveBundles(arg: string, root = process.cwd()): string[] {
+export function resolveBundles(arg: string, root = process.cwd(), reports = reportsDir(root)): string[] {
   const p = resolve(root, arg)
   if (existsSync(p) && statSync(p).isDirectory()) return [p]
-  const evidence = join(reportsDir(root), 'evidence')
+  const evidence = join(reports, 'evidence')
   if (!existsSync(evidence)) return []
   return readdirSync(evidence)
     .filter((n) => n.startsWith(`${arg}_`))

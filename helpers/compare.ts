@@ -3,7 +3,7 @@
 // threshold, measured values read from the bundles (freshness, lag, HTTP latencies, payload hashes,
 // images), and the target profile digest. Only GO runs serve as baselines for "since the last GO".
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { ATTESTATION_FILES, imagesSeen, type DsseEnvelope, type ResourceDescriptor } from './attest.ts'
 import { resolveBundles } from './bundle-paths.ts'
 import { reportsDir } from './run-state.ts'
@@ -42,15 +42,15 @@ function readJson<T>(file: string): T | undefined {
 }
 
 /** A run id (reports/runs/<id>/summary.json) or a bundle directory (its summary.json). */
-export function loadRun(arg: string, root = process.cwd()): LoadedRun {
-  const runSummary = join(reportsDir(root), 'runs', arg, 'summary.json')
+export function loadRun(arg: string, root = process.cwd(), reports = reportsDir(root)): LoadedRun {
+  const runSummary = join(reports, 'runs', arg, 'summary.json')
   if (existsSync(runSummary)) {
     const summary = readJson<CompareSummary>(runSummary)
     if (!summary) throw new CompareError(`${runSummary} is not valid JSON`)
     const bundles = Object.values(summary.bundles ?? {}).filter((d) => existsSync(d))
-    return { label: arg, summary, bundles: bundles.length ? bundles : resolveBundles(arg, root) }
+    return { label: arg, summary, bundles: bundles.length ? bundles : resolveBundles(arg, root, reports) }
   }
-  const dirs = resolveBundles(arg, root)
+  const dirs = resolveBundles(arg, root, reports)
   if (!dirs.length) throw new CompareError(`no run "${arg}": give a run id (reports/runs/<id>/) or a bundle directory (reports/evidence/<id>_<suite>/)`)
   const summary = readJson<CompareSummary>(join(dirs[0], 'summary.json'))
   if (!summary) throw new CompareError(`${join(dirs[0], 'summary.json')} is missing or not valid JSON: is ${dirs[0]} an evidence bundle?`)
@@ -196,10 +196,9 @@ export function findLastGo(reports: string, current: CompareSummary): string | n
 
 /** "Since the last GO of this suite and target": markdown for the summary, or a line saying there is none. */
 export function sinceLastGo(reports: string, current: CompareSummary, opts: CompareOptions = {}): string {
-  const root = resolve(reports, '..')
   const base = findLastGo(reports, current)
   if (!base) return `## Since the last GO\n\nNo earlier GO run of ${current.suite} on ${current.target}: nothing to compare with.\n`
-  const a = loadRun(base, root)
+  const a = loadRun(base, process.cwd(), reports)
   const b: LoadedRun = { label: current.runId, summary: current, bundles: Object.values(current.bundles ?? {}).filter((d) => existsSync(d)) }
   const c = compareRuns(a, b, { ...opts, crossSuite: a.summary.suite !== current.suite })
   return comparisonMarkdown(c, `## Since the last GO (${a.summary.suite} ${base}, ${a.summary.startedAt})`)
