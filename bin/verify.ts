@@ -27,7 +27,7 @@ export function parseVerifyArgs(argv: string[]): { target: string; key?: string;
 }
 
 function printResult(dir: string, r: VerifyResult): void {
-  const head = r.ok ? `VERIFIED ${dir}` : `TAMPERED ${dir}`
+  const head = !r.ok ? `TAMPERED ${dir}` : r.signedBy ? `VERIFIED ${dir}` : `VERIFIED ${dir} (unsigned: integrity only, no origin)`
   const lines = [head, ...(r.decision ? [`  decision (attested): ${r.decision}`] : []), ...(r.signedBy ? [`  signature: ${r.signedBy}`] : [])]
   lines.push(...r.problems.map((p) => `  FAIL ${p}`), ...r.notes.map((n) => `  note ${n}`))
   process.stdout.write(lines.join('\n') + '\n')

@@ -114,6 +114,11 @@ export function checkPolicyGates(policy: DecisionPolicy, known: Pick<PolicyGate,
   return problems
 }
 
+/** The policy fields for summary.json (DESIGN's summary schema, extended): what was waived, expired, unused, advisory. */
+export function policySummaryFields<G extends PolicyGate>(o: PolicyOutcome<G>): { waiversInForce: Waiver[]; waiversExpired: Waiver[]; waiversUnused: Waiver[]; advisory: string[] } {
+  return { waiversInForce: o.waiversInForce, waiversExpired: o.waiversExpired, waiversUnused: o.waiversUnused, advisory: o.advisory }
+}
+
 /** Markdown for the summary / 99 file / report: waivers in force, expired, unused, advisory results. */
 export function policyMarkdown<G extends PolicyGate>(o: PolicyOutcome<G>): string {
   if (!o.waiversInForce.length && !o.waiversExpired.length && !o.waiversUnused.length && !o.advisory.length) return ''
