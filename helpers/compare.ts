@@ -72,7 +72,8 @@ export function measuredValues(run: LoadedRun, withoutSuite = false): Map<string
       } catch {
         continue
       }
-      const step = (r.step ?? '').split(runId).join('{runId}')
+      // run-scoped ids in step names (tx-missing-<runId>, the rehearsal's e2-3-<yyyymmddHHMMSS>) are not differences
+      const step = (r.step ?? '').split(runId).join('{runId}').replace(/\d{8}_?\d{6}/g, '{stamp}')
       const at = withoutSuite ? `${r.gate} ${step}` : `${r.suite}/${r.gate} ${step}`
       if (r.kind === 'http' && typeof r.durationMs === 'number') out.set(`${at}: latency_ms`, String(r.durationMs))
       for (const [k, v] of Object.entries(r.details ?? {})) if (HASHES.test(k) && typeof v !== 'object') out.set(`${at}: ${k}`, String(v))
@@ -179,7 +180,7 @@ export function comparisonMarkdown(c: Comparison, heading = `## ${c.a.runId} (${
   return lines.join('\n')
 }
 
-/** The latest GO run before `current` of the same target: same suite first; a closeout without one
+/** The latest GO run before `current` of the same target that passed every gate `current` has: same suite first; a closeout without one
  * takes the latest rehearsal GO (the rehearsal is the baseline the cutover closeout compares with). */
 export function findLastGo(reports: string, current: CompareSummary): string | null {
   const runs = join(reports, 'runs')
@@ -188,6 +189,8 @@ export function findLastGo(reports: string, current: CompareSummary): string | n
     .filter((id) => id !== current.runId)
     .map((id) => ({ id, s: readJson<CompareSummary>(join(runs, id, 'summary.json')) }))
     .filter((r): r is { id: string; s: CompareSummary } => !!r.s && r.s.decision === 'GO' && r.s.target === current.target && r.s.startedAt < current.startedAt)
+    // a one-gate GO is no baseline for a full run: the baseline must have passed every gate id this run has
+    .filter((r) => r.s.suite !== current.suite || current.gates.every((g) => r.s.gates.some((b) => b.id === g.id && b.suite === g.suite && b.status === 'passed')))
     .sort((x, y) => y.s.startedAt.localeCompare(x.s.startedAt))
   const same = gos.find((r) => r.s.suite === current.suite)
   const rehearsal = current.suite === 'closeout' ? gos.find((r) => r.s.suite === 'rehearsal') : undefined

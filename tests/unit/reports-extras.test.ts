@@ -136,7 +136,9 @@ describe('comparison', () => {
 
   it('since the last GO: only GO runs of the same target are baselines; a closeout falls back to a rehearsal GO', () => {
     const now = run('20261201_120000', '2026-12-01T12:00:00Z', 'NO_GO', [gate('smoke-200', 'failed', 'SMOKE_FAILED')])
-    expect(findLastGo(reports, now)).toBe('20261201_100000') // not the later NO_GO
+    // a later GO that ran only consumer-freshness (a one-gate run) is no baseline for a run with smoke-200
+    makeRun(reports, run('20261201_105000', '2026-12-01T10:50:00Z', 'GO', [gate('consumer-freshness', 'passed')]), [])
+    expect(findLastGo(reports, now)).toBe('20261201_100000') // not the later NO_GO, not the partial GO
     expect(sinceLastGo(reports, now)).toMatch(/## Since the last GO \(closeout 20261201_100000[\s\S]*closeout\/smoke-200 \| passed \| failed \(SMOKE_FAILED\)/)
     expect(findLastGo(reports, { ...now, target: 'aks-dev (fixtures/targets/aks-dev.yaml)' })).toBeNull()
     const r2 = mkdtempSync(join(tmpdir(), 'reports-'))
