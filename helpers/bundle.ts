@@ -6,6 +6,8 @@ import { join, relative } from 'node:path'
 import { createHash } from 'node:crypto'
 import { SUITES, type SuiteName } from './suites.ts'
 import { bundleDir, readGateResults, readRunInfo, reportsDir, runDir, writeJsonAtomic, writeRunInfo } from './run-state.ts'
+import { finalizeExtras } from './finalize-extras.ts'
+import { ATTESTATION_FILE_NAMES } from './attest.ts'
 import { buildSummary, cutoverDecision, decide, EXIT_CODES, type Decision, type Summary, type SummaryGate } from './decision.ts'
 
 function gateTable(gates: SummaryGate[]): string {
@@ -89,7 +91,8 @@ function listFiles(dir: string): string[] {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name)
       if (statSync(p).isDirectory()) walk(p)
-      else if (name !== 'MANIFEST.sha256') out.push(p)
+      // the ATTESTATION.* files cover the manifest, so they cannot be in it
+      else if (name !== 'MANIFEST.sha256' && !ATTESTATION_FILE_NAMES.includes(name)) out.push(p)
     }
   }
   walk(dir)
@@ -179,5 +182,7 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
   writeJsonAtomic(join(latest, 'summary.json'), s)
   const suites = Object.keys(s.bundles) as SuiteName[]
   writeFileSync(join(latest, 'summary.md'), suites.length ? suites.map((su) => summaryMarkdown(s, su, head)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`)
+  // after every MANIFEST.sha256, so the attestation covers them: attestation, CTRF, JUnit/Allure decision, coverage
+  finalizeExtras(s, { root: opts.root ?? process.cwd(), reports: reportsDir(opts.root), profileFile: info.target.file })
   return s
 }

@@ -5,6 +5,7 @@ import { resolve, isAbsolute } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
+import { PolicySchema } from './policy.ts'
 
 const argv = z.array(z.string().min(1)).min(1)
 const probe = z.strictObject({ command: argv, marker: z.string().min(1) })
@@ -170,6 +171,8 @@ export const TargetProfileSchema = z.strictObject({
     .optional(),
   /** names of env vars whose values must never reach a report (besides token/password patterns) */
   secretEnv: z.array(z.string()).default([]),
+  /** decision policy: waivers (owned, ticketed, expiring) and advisory gates; see helpers/policy.ts */
+  policy: PolicySchema.default({ waivers: [], advisory: [] }),
 })
 
 export type TargetProfile = z.infer<typeof TargetProfileSchema>
