@@ -1,13 +1,16 @@
 // The gates: specs/**/*.spec.ts, run one file after another in runbook order (needs are sequential).
 // Tags (strictTags): suites, one per gate id, one per classification — generated from the specs.
+
+import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { defineConfig } from 'vitest/config'
 import { BaseSequencer, type TestSpecification } from 'vitest/node'
-import { pathToFileURL, fileURLToPath } from 'node:url'
-import { existsSync, readFileSync } from 'node:fs'
 
 const root = fileURLToPath(new URL('.', import.meta.url))
 // native import (not bundled into the config) so specs and helpers share one module graph
-const catalogModule = (await import(/* @vite-ignore */ pathToFileURL(`${root}helpers/catalog.ts`).href)) as typeof import('./helpers/catalog.ts')
+const catalogModule = (await import(
+  /* @vite-ignore */ pathToFileURL(`${root}helpers/catalog.ts`).href
+)) as typeof import('./helpers/catalog.ts')
 const catalog = await catalogModule.loadCatalog(root)
 const order = catalogModule.specFiles(root)
 
@@ -28,9 +31,12 @@ const reports = process.env.CLOSEOUT_REPORTS_DIR || `${root}reports`
 // the image's /app (node_modules included) is read-only: its Dockerfile points the caches to /tmp
 const cacheBase = process.env.CLOSEOUT_CACHE_DIR
 // the run, as bin/test.ts resolved it (run.json is the one channel; nothing else comes through env)
-const runState = (await import(/* @vite-ignore */ pathToFileURL(`${root}helpers/run-state.ts`).href)) as typeof import('./helpers/run-state.ts')
+const runState = (await import(
+  /* @vite-ignore */ pathToFileURL(`${root}helpers/run-state.ts`).href
+)) as typeof import('./helpers/run-state.ts')
 const runFile = runState.runFileFromEnv()
-const run = runFile && existsSync(runFile) ? (JSON.parse(readFileSync(runFile, 'utf8')) as import('./helpers/run-state.ts').RunInfo) : undefined
+const run =
+  runFile && existsSync(runFile) ? (JSON.parse(readFileSync(runFile, 'utf8')) as import('./helpers/run-state.ts').RunInfo) : undefined
 
 export default defineConfig({
   ...(cacheBase ? { cacheDir: `${cacheBase}/vite` } : {}),

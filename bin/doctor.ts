@@ -4,13 +4,14 @@
 // sign in to. Prints the missing permissions with the Role rule to add.
 // Exit codes: 0 everything allowed, 2 something missing (or the check could not run), 3 usage or
 // configuration error (unknown option or tag, invalid profile, unreadable kubeconfig).
-import { parseArgs } from 'node:util'
+
 import { resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { loadCatalog, type CatalogEntry } from '../helpers/catalog.ts'
-import { loadProfile, resolveTargetPath, ProfileError } from '../helpers/profile.ts'
-import { KubeConfigError } from '../helpers/kube.ts'
+import { parseArgs } from 'node:util'
+import { type CatalogEntry, loadCatalog } from '../helpers/catalog.ts'
 import { checkPermissions, doctorExitCode, formatDoctorReport } from '../helpers/doctor.ts'
+import { KubeConfigError } from '../helpers/kube.ts'
+import { loadProfile, ProfileError, resolveTargetPath } from '../helpers/profile.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -29,7 +30,14 @@ function readArgs(argv: string[]) {
   try {
     const { values } = parseArgs({
       args: argv,
-      options: { target: { type: 'string' }, tag: { type: 'string', multiple: true }, 'allow-mutations': { type: 'boolean' }, 'no-azure': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        target: { type: 'string' },
+        tag: { type: 'string', multiple: true },
+        'allow-mutations': { type: 'boolean' },
+        'no-azure': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: false,
     })
     return values
@@ -40,15 +48,25 @@ function readArgs(argv: string[]) {
 
 /** the gate ids a set of tags selects (every gate without tags), like `pnpm test --tag` */
 export function selectGateIds(catalog: CatalogEntry[], tags: string[]): string[] {
-  const wanted = tags.flatMap((t) => t.split(',').map((x) => x.trim()).filter(Boolean))
+  const wanted = tags.flatMap((t) =>
+    t
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
   const known = new Set(catalog.flatMap((g) => [g.id, g.suite, g.classification]))
   const unknown = wanted.filter((t) => !known.has(t))
-  if (unknown.length) throw new UsageProblem(`unknown tag ${unknown.map((t) => `"${t}"`).join(', ')}; known tags: ${[...known].sort().join(', ')}`)
+  if (unknown.length)
+    throw new UsageProblem(`unknown tag ${unknown.map((t) => `"${t}"`).join(', ')}; known tags: ${[...known].sort().join(', ')}`)
   const picked = wanted.length ? catalog.filter((g) => wanted.some((t) => t === g.id || t === g.suite || t === g.classification)) : catalog
   return [...new Set(picked.map((g) => g.id))]
 }
 
-export async function runDoctor(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s), err: (s: string) => void = (s) => process.stderr.write(s)): Promise<number> {
+export async function runDoctor(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   try {
     const a = readArgs(argv)
     if (a.help) {

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml'
+import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml'
 import { profileVariables } from '../helpers/profile.ts'
 import { defineCommand, listSubcommands, runMain, UsageError } from './_cli.ts'
 
@@ -67,7 +67,10 @@ function profileEnv(o: RenderJobOptions, profileText: string, already: Set<strin
     const [name, ...rest] = spec.split('=')
     const value = rest.length ? rest.join('=') : env[name]
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new JobUsageError(`--env "${spec}": use NAME or NAME=VALUE`)
-    if (isSecret(name)) throw new JobUsageError(`--env ${name}: a secret is never written into the manifest; put it in a Secret and pass --env-from-secret NAME`)
+    if (isSecret(name))
+      throw new JobUsageError(
+        `--env ${name}: a secret is never written into the manifest; put it in a Secret and pass --env-from-secret NAME`,
+      )
     if (!value) throw new JobUsageError(`--env ${name}: not set in this shell; export it or write --env ${name}=VALUE`)
     out.set(name, value)
   }
@@ -95,8 +98,15 @@ export function renderJob(o: RenderJobOptions): string {
   const fromProfile = profileEnv(o, readFileSync(target, 'utf8'), new Set(given.map((e) => e.name)))
   c.env = [...given.filter((e) => !fromProfile.some((p) => p.name === e.name)), ...fromProfile]
   if (o.envFromSecret) c.envFrom = [{ secretRef: { name: o.envFromSecret } }]
-  if (o.runId !== undefined && !/^[\w.-]+$/.test(o.runId)) throw new JobUsageError(`--run-id "${o.runId}": use letters, digits, "_", "-" or "." only`)
-  c.args = [...o.tags.flatMap((t) => ['--tag', t]), '--target', `/app/fixtures/targets/in-cluster/${profileName}`, ...(o.runId ? ['--run-id', o.runId] : []), ...(o.allowMutations ? ['--allow-mutations'] : [])]
+  if (o.runId !== undefined && !/^[\w.-]+$/.test(o.runId))
+    throw new JobUsageError(`--run-id "${o.runId}": use letters, digits, "_", "-" or "." only`)
+  c.args = [
+    ...o.tags.flatMap((t) => ['--tag', t]),
+    '--target',
+    `/app/fixtures/targets/in-cluster/${profileName}`,
+    ...(o.runId ? ['--run-id', o.runId] : []),
+    ...(o.allowMutations ? ['--allow-mutations'] : []),
+  ]
   for (const v of pod.volumes as Obj[]) {
     if (v.name === 'target') v.configMap.name = `${name}-target`
     if (v.name === 'reports' && o.pvc) v.persistentVolumeClaim.claimName = o.pvc
@@ -107,7 +117,9 @@ export function renderJob(o: RenderJobOptions): string {
     // workload identity webhook injects AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_FEDERATED_TOKEN_FILE
     // into pods labelled azure.workload.identity/use whose ServiceAccount names the identity
     if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(o.workloadIdentityClientId)) {
-      throw new JobUsageError(`--workload-identity "${o.workloadIdentityClientId}" is not a client id (a GUID: az identity show -g RG -n NAME --query clientId -o tsv)`)
+      throw new JobUsageError(
+        `--workload-identity "${o.workloadIdentityClientId}" is not a client id (a GUID: az identity show -g RG -n NAME --query clientId -o tsv)`,
+      )
     }
     const sa = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'serviceaccount.yaml'), 'utf8'))[0].toJS() as Obj
     sa.metadata.namespace = ns
@@ -126,8 +138,17 @@ export function renderJob(o: RenderJobOptions): string {
       docs.push(m)
     }
   }
-  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${name}-target`, namespace: ns, labels: { 'app.kubernetes.io/name': 'closeout' } }, data: { [profileName]: readFileSync(target, 'utf8') } }
-  return [stringify(cm, { blockQuote: 'literal', lineWidth: 0 }), ...docs.map((d) => stringify(d, { lineWidth: 0 })), stringify(job, { lineWidth: 0 })].join('---\n')
+  const cm = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `${name}-target`, namespace: ns, labels: { 'app.kubernetes.io/name': 'closeout' } },
+    data: { [profileName]: readFileSync(target, 'utf8') },
+  }
+  return [
+    stringify(cm, { blockQuote: 'literal', lineWidth: 0 }),
+    ...docs.map((d) => stringify(d, { lineWidth: 0 })),
+    stringify(job, { lineWidth: 0 }),
+  ].join('---\n')
 }
 
 const JOB_RENDER_USAGE = `usage: ./closeout job render --target FILE --tag TAG [--tag TAG]... [--image IMG] [--namespace NS] [--pvc NAME]

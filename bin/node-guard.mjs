@@ -9,6 +9,8 @@ const floor = String(pkg.engines?.node ?? '').replace(/^>=\s*/, '')
 const [wantMajor = 0, wantMinor = 0] = floor.split('.').map(Number)
 const [major, minor] = process.versions.node.split('.').map(Number)
 if (major < wantMajor || (major === wantMajor && minor < wantMinor)) {
-  process.stderr.write(`closeout: Node ${process.versions.node} is older than ${floor} (package.json engines.node); use Node 24 (.nvmrc), or run ./closeout, which brings Node 24 into .tools/\n`)
+  process.stderr.write(
+    `closeout: Node ${process.versions.node} is older than ${floor} (package.json engines.node); use Node 24 (.nvmrc), or run ./closeout, which brings Node 24 into .tools/\n`,
+  )
   process.exit(3)
 }

@@ -2,23 +2,34 @@
 // one channel to the workers), run the gates in vitest in its own process group, and finalize once:
 // exit 0 GO, 1 NO_GO, 2 BLOCKED (interrupted included), 3 usage or configuration error.
 // The summary is written whatever happens: bad profile, unknown tag, Ctrl-C / SIGTERM, vitest crash.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
-import { rmSync, existsSync, readFileSync, writeFileSync, readdirSync, copyFileSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
-import { loadCatalog, formatCatalog, type CatalogEntry } from '../helpers/catalog.ts'
-import { selectGates, UsageError } from '../helpers/tags.ts'
-import { interpolate, loadProfile, resolveTargetPath, ProfileError, type TargetProfile } from '../helpers/profile.ts'
-import { EXIT_CODES, type Summary } from '../helpers/decision.ts'
 import { finalizeRun } from '../helpers/bundle.ts'
-import { lockRun, newRunId, readGateResults, readRunInfo, reportsDir, runDir, writeRunInfo, RunLockedError, type RunInfo, type SelectedGate } from '../helpers/run-state.ts'
-import { isBlockingClassification } from '../helpers/classification.ts'
-import { commandLine } from '../helpers/evidence.ts'
-import { SUITE_NAMES, type SuiteName } from '../helpers/suites.ts'
-import { operatorName, usableHome } from '../helpers/operator.ts'
+import { type CatalogEntry, formatCatalog, loadCatalog } from '../helpers/catalog.ts'
 import { formatCatalogJson } from '../helpers/catalog-json.ts'
+import { isBlockingClassification } from '../helpers/classification.ts'
+import { EXIT_CODES, type Summary } from '../helpers/decision.ts'
+import { commandLine } from '../helpers/evidence.ts'
+import { operatorName, usableHome } from '../helpers/operator.ts'
+import { interpolate, loadProfile, ProfileError, resolveTargetPath, type TargetProfile } from '../helpers/profile.ts'
+import {
+  lockRun,
+  newRunId,
+  type RunInfo,
+  RunLockedError,
+  readGateResults,
+  readRunInfo,
+  reportsDir,
+  runDir,
+  type SelectedGate,
+  writeRunInfo,
+} from '../helpers/run-state.ts'
+import { SUITE_NAMES, type SuiteName } from '../helpers/suites.ts'
+import { selectGates, UsageError } from '../helpers/tags.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
@@ -83,9 +94,15 @@ export function parseCli(argv: string[]): Args {
   }
   for (const [k, x] of Object.entries(v)) if (typeof x === 'string' && x === '') throw new UsageError(`--${k} needs a value\n\n${USAGE}`)
   const runId = v['run-id']
-  if (runId !== undefined && !/^[\w.-]+$/.test(runId)) throw new UsageError(`--run-id "${runId}": use letters, digits, "_", "-" or "." only`)
+  if (runId !== undefined && !/^[\w.-]+$/.test(runId))
+    throw new UsageError(`--run-id "${runId}": use letters, digits, "_", "-" or "." only`)
   return {
-    tags: (v.tag ?? []).flatMap((t) => t.split(',').map((x) => x.trim()).filter(Boolean)),
+    tags: (v.tag ?? []).flatMap((t) =>
+      t
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
     filters: v['tags-filter'] ?? [],
     target: v.target,
     runId,
@@ -118,7 +135,12 @@ function applyLocalEnv(): void {
   }
   if (!existsSync(file)) return
   try {
-    const e = JSON.parse(readFileSync(file, 'utf8')) as { ports?: Record<string, number>; tokens?: Record<string, string>; workspaceId?: string; caFile?: string }
+    const e = JSON.parse(readFileSync(file, 'utf8')) as {
+      ports?: Record<string, number>
+      tokens?: Record<string, string>
+      workspaceId?: string
+      caFile?: string
+    }
     set('CLOSEOUT_LOCAL_MONITOR_TOKEN', e.tokens?.monitoring)
     set('CLOSEOUT_LOCAL_REGISTRY_TOKEN', e.tokens?.registry)
     set('CLOSEOUT_LOCAL_ARM_TOKEN', e.tokens?.arm)
@@ -130,7 +152,10 @@ function applyLocalEnv(): void {
     // gate workers get a bundle of whatever was configured plus ours
     if (e.caFile && existsSync(e.caFile)) {
       const bundle = join(reportsDir(ROOT), 'local-env', 'pki', 'extra-ca-bundle.pem')
-      const prev = process.env.NODE_EXTRA_CA_CERTS && process.env.NODE_EXTRA_CA_CERTS !== bundle && existsSync(process.env.NODE_EXTRA_CA_CERTS) ? readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8') : ''
+      const prev =
+        process.env.NODE_EXTRA_CA_CERTS && process.env.NODE_EXTRA_CA_CERTS !== bundle && existsSync(process.env.NODE_EXTRA_CA_CERTS)
+          ? readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8')
+          : ''
       writeFileSync(bundle, `${prev}\n${readFileSync(e.caFile, 'utf8')}`)
       process.env.NODE_EXTRA_CA_CERTS = bundle
     }
@@ -141,7 +166,9 @@ function applyLocalEnv(): void {
 
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim()
   } catch {
     return 'unknown'
   }
@@ -210,7 +237,9 @@ function printSummary(s: Summary): void {
   const icon = { passed: 'PASS', failed: 'FAIL', blocked: 'BLOCKED', skipped: 'SKIP', interrupted: 'INTR', advisory: 'ADVISORY' } as const
   const lines = ['', `closeout decision: ${s.decision}  (run ${s.runId}, target ${s.target})`]
   for (const g of s.gates) {
-    lines.push(`  ${icon[g.status].padEnd(8)} ${`${g.suite}/${g.id}`.padEnd(30)} ${g.classification ?? ''}${g.reason ? `  ${g.reason.split('\n')[0].slice(0, 160)}` : ''}`)
+    lines.push(
+      `  ${icon[g.status].padEnd(8)} ${`${g.suite}/${g.id}`.padEnd(30)} ${g.classification ?? ''}${g.reason ? `  ${g.reason.split('\n')[0].slice(0, 160)}` : ''}`,
+    )
   }
   if (s.configError) lines.push('', `configuration error: ${s.configError}`)
   if (s.retry) lines.push('', `retry: owner ${s.retry.owner}, at ${s.retry.retryAtUtc}`, ...s.retry.unblockCriteria.map((c) => `  - ${c}`))
@@ -223,7 +252,10 @@ function printSummary(s: Summary): void {
 /** E2-3 §6 as a refusal: a rerun into a NO_GO rehearsal, or a new rehearsal on the T_cutover of a NO_GO one. */
 function rehearsalRefusal(args: Args, earlier: RunInfo | undefined, selected: SelectedGate[], profile: TargetProfile): string | undefined {
   if (!selected.some((g) => g.suite === 'rehearsal')) return undefined
-  const noGo = (runId: string) => readGateResults(runId, ROOT).filter((r) => r.suite === 'rehearsal' && r.status === 'failed' && !isBlockingClassification(r.classification))
+  const noGo = (runId: string) =>
+    readGateResults(runId, ROOT).filter(
+      (r) => r.suite === 'rehearsal' && r.status === 'failed' && !isBlockingClassification(r.classification),
+    )
   if (earlier && args.runId) {
     const failed = noGo(args.runId)
     if (failed.length) {
@@ -268,7 +300,12 @@ class GateProcess {
   start(args: string[], quiet: boolean): Promise<number | null> {
     // HOME: vitest needs one (a uid without a passwd entry has none); no ANSI when stdout is not a terminal
     const env = { ...process.env, HOME: usableHome(), ...(process.stdout.isTTY ? {} : { NO_COLOR: '1', FORCE_COLOR: '0' }) }
-    const child = spawn(process.execPath, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'] })
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', quiet ? 'ignore' : 'inherit', 'inherit'],
+    })
     this.child = child
     process.on('exit', () => this.signalGroup('SIGKILL'))
     return new Promise((res) => child.on('exit', (c) => res(c)))
@@ -287,14 +324,28 @@ class GateProcess {
   }
 }
 
-function resolveRunInfo(args: Args, runId: string, earlier: RunInfo | undefined, selected: SelectedGate[], catalog: CatalogEntry[], targetFile: string, profile: TargetProfile, filter: string | undefined): RunInfo {
+function resolveRunInfo(
+  args: Args,
+  runId: string,
+  earlier: RunInfo | undefined,
+  selected: SelectedGate[],
+  catalog: CatalogEntry[],
+  targetFile: string,
+  profile: TargetProfile,
+  filter: string | undefined,
+): RunInfo {
   const merged = new Map((earlier?.selected ?? []).map((g) => [`${g.suite}.${g.id}`, g]))
   for (const g of selected) merged.set(`${g.suite}.${g.id}`, g)
   // the profile as written (${VAR} references, never their values), validated above: the workers load this copy
   copyFileSync(targetFile, join(runDir(runId, ROOT), 'profile.yaml'))
   return {
     runId,
-    target: { file: relative(ROOT, targetFile) || targetFile, name: profile.name, context: profile.kube.context, namespace: profile.kube.namespace },
+    target: {
+      file: relative(ROOT, targetFile) || targetFile,
+      name: profile.name,
+      context: profile.kube.context,
+      namespace: profile.kube.namespace,
+    },
     profileSnapshot: 'profile.yaml',
     startedAt: earlier?.startedAt ?? new Date().toISOString(),
     tagsFilter: filter ?? null,
@@ -322,7 +373,9 @@ async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string,
   const earlier = args.runId ? readRunInfo(args.runId, ROOT) : undefined
   let sel: ReturnType<typeof selectGates<CatalogEntry>>
   try {
-    sel = selectGates(catalog, args.tags, args.filters, { runSuites: earlier ? [...new Set(earlier.selected.map((g) => g.suite))] : undefined })
+    sel = selectGates(catalog, args.tags, args.filters, {
+      runSuites: earlier ? [...new Set(earlier.selected.map((g) => g.suite))] : undefined,
+    })
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     writeConfigErrorSummary(err.message, args, targetFile, [], prepared)
@@ -371,8 +424,20 @@ async function runVitest(args: Args, info: RunInfo, filter: string | undefined, 
   // the only things that cross the process boundary: the run id and the reports directory
   process.env.CLOSEOUT_RUN_ID = runId
   process.env.CLOSEOUT_REPORTS_DIR = reportsDir(ROOT)
-  const vitestArgs = [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', join(ROOT, 'vitest.config.ts'), '--configLoader', 'runner', ...(filter ? ['--tags-filter', filter] : []), ...files]
-  if (!args.quiet) process.stdout.write(`closeout: run ${runId} — target ${profile.name} (${info.target.file}) — ${info.selected.length} gate(s)${info.tagsFilter ? ` — ${info.tagsFilter}` : ''}\n`)
+  const vitestArgs = [
+    join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'),
+    'run',
+    '--config',
+    join(ROOT, 'vitest.config.ts'),
+    '--configLoader',
+    'runner',
+    ...(filter ? ['--tags-filter', filter] : []),
+    ...files,
+  ]
+  if (!args.quiet)
+    process.stdout.write(
+      `closeout: run ${runId} — target ${profile.name} (${info.target.file}) — ${info.selected.length} gate(s)${info.tagsFilter ? ` — ${info.tagsFilter}` : ''}\n`,
+    )
   const gates = new GateProcess()
   const onSignal = (sig: NodeJS.Signals) => {
     // sticky before anything else: whatever a straggler writes later, this run is never GO
@@ -386,7 +451,8 @@ async function runVitest(args: Args, info: RunInfo, filter: string | undefined, 
   const code = await gates.start(vitestArgs, args.quiet)
   await gates.reap()
   const after = readRunInfo(runId, ROOT) as RunInfo
-  if (!gates.interrupted && code !== 0 && code !== 1) writeRunInfo({ ...after, configError: `vitest exited with code ${code}; see the output above` }, ROOT)
+  if (!gates.interrupted && code !== 0 && code !== 1)
+    writeRunInfo({ ...after, configError: `vitest exited with code ${code}; see the output above` }, ROOT)
   return finalizeRun(runId, { owner: profile.owner, retryAfterHours: profile.retryAfterHours, root: ROOT, interrupted: gates.interrupted })
 }
 

@@ -2,9 +2,9 @@
 // Offline: every file against MANIFEST.sha256, the manifest against the attested subjects, the DSSE
 // signatures against the key. Exit 0 verified, 1 tampered (each problem names the file), 3 usage.
 import { pathToFileURL } from 'node:url'
-import { resolveBundles } from '../helpers/bundle-paths.ts'
-import { verifyBundle, type VerifyResult } from '../helpers/verify-bundle.ts'
 import { SigningKeyError } from '../helpers/attest.ts'
+import { resolveBundles } from '../helpers/bundle-paths.ts'
+import { type VerifyResult, verifyBundle } from '../helpers/verify-bundle.ts'
 
 const USAGE = 'usage: closeout verify BUNDLE_DIR|RUN_ID [--key PUBLIC_KEY.pem] [--json]'
 
@@ -28,7 +28,11 @@ export function parseVerifyArgs(argv: string[]): { target: string; key?: string;
 
 function printResult(dir: string, r: VerifyResult): void {
   const head = !r.ok ? `TAMPERED ${dir}` : r.signedBy ? `VERIFIED ${dir}` : `VERIFIED ${dir} (unsigned: integrity only, no origin)`
-  const lines = [head, ...(r.decision ? [`  decision (attested): ${r.decision}`] : []), ...(r.signedBy ? [`  signature: ${r.signedBy}`] : [])]
+  const lines = [
+    head,
+    ...(r.decision ? [`  decision (attested): ${r.decision}`] : []),
+    ...(r.signedBy ? [`  signature: ${r.signedBy}`] : []),
+  ]
   lines.push(...r.problems.map((p) => `  FAIL ${p}`), ...r.notes.map((n) => `  note ${n}`))
   process.stdout.write(lines.join('\n') + '\n')
 }
@@ -41,7 +45,9 @@ export function runVerify(argv: string[]): number {
   }
   const dirs = resolveBundles(args.target)
   if (!dirs.length) {
-    process.stderr.write(`closeout verify: no bundle directory or run id "${args.target}" (bundles are under reports/evidence/)\n${USAGE}\n`)
+    process.stderr.write(
+      `closeout verify: no bundle directory or run id "${args.target}" (bundles are under reports/evidence/)\n${USAGE}\n`,
+    )
     return 3
   }
   let ok = true

@@ -11,11 +11,30 @@ const cell = (s: string | null | undefined) => (s ?? '').replace(/\|/g, '/').rep
 /** Markdown: heading with the decision, target and run, a row per gate, the retry, the report link. */
 export function decisionMarkdown(s: Summary | null, opts: { reportUrl?: string; exitCode?: string } = {}): string {
   const link = opts.reportUrl ? ['', `Allure report (with history): ${opts.reportUrl}`] : []
-  if (!s) return [`## closeout: no summary (exit code ${opts.exitCode || 'none'})`, '', 'The run stopped before reports/latest/summary.json was written; see the log.', ...link].join('\n')
+  if (!s)
+    return [
+      `## closeout: no summary (exit code ${opts.exitCode || 'none'})`,
+      '',
+      'The run stopped before reports/latest/summary.json was written; see the log.',
+      ...link,
+    ].join('\n')
   const rows = s.gates.map((g) => `| ${g.suite}/${g.id} | ${g.status} | ${g.classification ?? ''} | ${cell(g.reason)} |`)
-  const retry = s.retry ? ['', `Retry: owner ${s.retry.owner}, not before ${s.retry.retryAtUtc}`, ...s.retry.unblockCriteria.map((c) => `- ${c}`)] : []
+  const retry = s.retry
+    ? ['', `Retry: owner ${s.retry.owner}, not before ${s.retry.retryAtUtc}`, ...s.retry.unblockCriteria.map((c) => `- ${c}`)]
+    : []
   const config = s.configError ? ['', `Configuration error: ${cell(s.configError)}`] : []
-  return [`## closeout: ${s.decision}`, '', `target ${s.target}, run ${s.runId}${opts.exitCode ? `, exit code ${opts.exitCode}` : ''}`, '', '| gate | status | classification | reason |', '|---|---|---|---|', ...rows, ...config, ...retry, ...link].join('\n')
+  return [
+    `## closeout: ${s.decision}`,
+    '',
+    `target ${s.target}, run ${s.runId}${opts.exitCode ? `, exit code ${opts.exitCode}` : ''}`,
+    '',
+    '| gate | status | classification | reason |',
+    '|---|---|---|---|',
+    ...rows,
+    ...config,
+    ...retry,
+    ...link,
+  ].join('\n')
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -20,7 +20,10 @@ function runOrThrow(cmd: string, args: string[], cwd: string, what: string): voi
   // under `pnpm run` npm_execpath names pnpm, and cyclonedx-npm would call `pnpm ls` with npm's flags
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'npm_execpath' && k !== 'npm_node_execpath'))
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...env, npm_config_update_notifier: 'false' } })
-  if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join('\n')}`)
+  if (r.status !== 0)
+    throw new Error(
+      `${what} failed (exit ${r.status}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join('\n')}`,
+    )
 }
 
 /** Install the production tree in a temp dir, exactly as the image's deps stage, and describe it. */
@@ -29,11 +32,28 @@ export function generateSbom(out: string, opts: { pnpm?: string; offline?: boole
   try {
     for (const f of ['package.json', 'pnpm-lock.yaml']) copyFileSync(join(ROOT, f), join(dir, f))
     const pnpm = opts.pnpm ?? 'pnpm'
-    runOrThrow(pnpm, ['install', '--prod', '--frozen-lockfile', '--ignore-scripts', '--reporter=silent', ...(opts.offline ? ['--offline'] : [])], dir, 'pnpm install --prod --frozen-lockfile')
+    runOrThrow(
+      pnpm,
+      ['install', '--prod', '--frozen-lockfile', '--ignore-scripts', '--reporter=silent', ...(opts.offline ? ['--offline'] : [])],
+      dir,
+      'pnpm install --prod --frozen-lockfile',
+    )
     const cli = join(ROOT, 'node_modules', '@cyclonedx', 'cyclonedx-npm', 'bin', 'cyclonedx-npm-cli.js')
     if (!existsSync(cli)) throw new Error(`${cli} is missing: run ./closeout pnpm install (it is a devDependency)`)
     // the image's own metadata: a reproducible document (no timestamp) with the package as the root component
-    const args = [cli, '--omit', 'dev', '--ignore-npm-errors', '--output-reproducible', '--spec-version', '1.6', '--output-format', 'JSON', '--output-file', resolve(out)]
+    const args = [
+      cli,
+      '--omit',
+      'dev',
+      '--ignore-npm-errors',
+      '--output-reproducible',
+      '--spec-version',
+      '1.6',
+      '--output-format',
+      'JSON',
+      '--output-file',
+      resolve(out),
+    ]
     runOrThrow(process.execPath, args, dir, 'cyclonedx-npm')
     const bom = JSON.parse(readFileSync(out, 'utf8')) as { components?: unknown[] }
     return { file: out, components: bom.components?.length ?? 0 }

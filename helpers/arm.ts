@@ -7,10 +7,10 @@
 // ENVIRONMENT_BLOCKED) naming the URL and what to do. Tokens never reach a message or a returned value.
 import type { TokenCredential } from '@azure/identity'
 import type { CallObserver } from './access.ts'
+import { fixOf, ServiceAccessError, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
 import { getEntraToken } from './entra.ts'
-import { ServiceAccessError, fixOf, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
-import { send, accessErrorOf, DEFAULT_RETRY, type Attempt, type RetryBudget, type ServiceContext } from './transport.ts'
 import type { AksProfile } from './profile.ts'
+import { type Attempt, accessErrorOf, DEFAULT_RETRY, type RetryBudget, type ServiceContext, send } from './transport.ts'
 
 /** the Entra ID scope of Azure Resource Manager */
 export const ARM_SCOPE = 'https://management.azure.com/.default'
@@ -24,8 +24,17 @@ export class ArmError extends ServiceAccessError {
   readonly armCode?: string
   constructor(init: ServiceAccessInit & { armCode?: string })
   constructor(kind: ArmErrorKind, url: string, message: string, statusCode?: number, armCode?: string)
-  constructor(kindOrInit: ArmErrorKind | (ServiceAccessInit & { armCode?: string }), url?: string, message?: string, statusCode?: number, armCode?: string) {
-    const init = typeof kindOrInit === 'string' ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: '', statusCode, armCode } : kindOrInit
+  constructor(
+    kindOrInit: ArmErrorKind | (ServiceAccessInit & { armCode?: string }),
+    url?: string,
+    message?: string,
+    statusCode?: number,
+    armCode?: string,
+  ) {
+    const init =
+      typeof kindOrInit === 'string'
+        ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: '', statusCode, armCode }
+        : kindOrInit
     super(init)
     this.name = 'ArmError'
     this.armCode = init.armCode
@@ -54,7 +63,8 @@ export interface ManagedClusterState {
   attempts: Attempt[]
 }
 
-export interface GetManagedClusterOptions extends Pick<AksProfile, 'subscriptionId' | 'resourceGroup' | 'name' | 'endpoint' | 'credential' | 'timeoutMs'> {
+export interface GetManagedClusterOptions
+  extends Pick<AksProfile, 'subscriptionId' | 'resourceGroup' | 'name' | 'endpoint' | 'credential' | 'timeoutMs'> {
   /** PEM file of a private CA to trust (default: CLOSEOUT_LOCAL_CA_FILE when set), like registry.ts */
   caFile?: string
   /** the Entra ID credential without a static token (default DefaultAzureCredential) */
@@ -86,16 +96,24 @@ function armContext(o: GetManagedClusterOptions, where: string): ServiceContext 
     urlKey: 'aks.endpoint',
     timeoutKey: 'aks.timeoutMs',
     fixes: {
-      unauthorized: o.credential === 'default' ? 'sign in with an identity Azure accepts (az login, workload identity or a managed identity via DefaultAzureCredential) and rerun' : 'the static aks.credential.token was not accepted; set a valid one and rerun',
+      unauthorized:
+        o.credential === 'default'
+          ? 'sign in with an identity Azure accepts (az login, workload identity or a managed identity via DefaultAzureCredential) and rerun'
+          : 'the static aks.credential.token was not accepted; set a valid one and rerun',
       forbidden: `grant the identity Reader on the AKS resource ${o.name} (or its resource group) and rerun`,
-      'not-found': 'check aks.subscriptionId (AZURE_SUBSCRIPTION_ID), aks.resourceGroup and aks.name; the identity also needs Reader to see the cluster',
+      'not-found':
+        'check aks.subscriptionId (AZURE_SUBSCRIPTION_ID), aks.resourceGroup and aks.name; the identity also needs Reader to see the cluster',
       'rate-limited': 'Azure Resource Manager is throttling this identity and the retry budget is used up; wait a few minutes and rerun',
       'server-error': 'Azure Resource Manager is not answering normally; check the Azure status page and retry later',
     },
   }
 }
 
-async function armToken(o: GetManagedClusterOptions, url: string, where: string): Promise<{ token: string; auth: ManagedClusterState['auth'] }> {
+async function armToken(
+  o: GetManagedClusterOptions,
+  url: string,
+  where: string,
+): Promise<{ token: string; auth: ManagedClusterState['auth'] }> {
   if (o.credential !== 'default') return { token: o.credential.token, auth: 'static token' }
   const token = await getEntraToken(ARM_SCOPE, { credential: o.entraCredential, timeoutMs: o.timeoutMs }).catch((e: unknown) => {
     const msg = (e as Error).message
@@ -104,7 +122,19 @@ async function armToken(o: GetManagedClusterOptions, url: string, where: string)
   return { token, auth: 'entra-id' }
 }
 
-type ClusterDoc = { id?: string; name?: string; location?: string; properties?: { provisioningState?: string; powerState?: { code?: string }; kubernetesVersion?: string; currentKubernetesVersion?: string; fqdn?: string; privateFQDN?: string } }
+type ClusterDoc = {
+  id?: string
+  name?: string
+  location?: string
+  properties?: {
+    provisioningState?: string
+    powerState?: { code?: string }
+    kubernetesVersion?: string
+    currentKubernetesVersion?: string
+    fqdn?: string
+    privateFQDN?: string
+  }
+}
 
 export async function getManagedCluster(o: GetManagedClusterOptions): Promise<ManagedClusterState> {
   const url = managedClusterUrl(o)
@@ -123,7 +153,15 @@ export async function getManagedCluster(o: GetManagedClusterOptions): Promise<Ma
     retry: o.retry ?? DEFAULT_RETRY.arm,
   })
   if (r.status !== 200) {
-    const e = accessErrorOf({ url, service: armContext(o, where), timeoutMs: o.timeoutMs, makeError: (init) => new ArmError({ ...init, armCode: armCodeOf(r.text), attempts: r.attempts }) }, { status: r.status, body: r.text })
+    const e = accessErrorOf(
+      {
+        url,
+        service: armContext(o, where),
+        timeoutMs: o.timeoutMs,
+        makeError: (init) => new ArmError({ ...init, armCode: armCodeOf(r.text), attempts: r.attempts }),
+      },
+      { status: r.status, body: r.text },
+    )
     throw e
   }
   let doc: ClusterDoc | undefined
@@ -135,7 +173,14 @@ export async function getManagedCluster(o: GetManagedClusterOptions): Promise<Ma
   const p = doc?.properties
   if (!doc || !p?.provisioningState) {
     const fix = `check that aks.endpoint (${o.endpoint}) is the Azure Resource Manager endpoint, not a proxy or login page`
-    throw new ArmError({ kind: 'server-error', where, url, statusCode: r.status, message: `${where}: GET ${url} answered 200 ${doc ? 'without properties.provisioningState' : 'with a body that is not JSON'} — ${fix}`, fix })
+    throw new ArmError({
+      kind: 'server-error',
+      where,
+      url,
+      statusCode: r.status,
+      message: `${where}: GET ${url} answered 200 ${doc ? 'without properties.provisioningState' : 'with a body that is not JSON'} — ${fix}`,
+      fix,
+    })
   }
   return {
     id: doc.id ?? '',

@@ -5,8 +5,9 @@
 // --type TYPE --insecure-ignore-tlog BUNDLE/summary.json` takes (cosign checks the PAE signature and
 // that the blob's sha256 is one of the subjects). The attestation files are written AFTER the manifest,
 // are not listed in it, and are the only files a bundle may have beside it (ATTESTATION_FILES).
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
+
 import { execFileSync } from 'node:child_process'
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
@@ -67,7 +68,9 @@ export class SigningKeyError extends Error {
 function checkKeyType(k: KeyObject, where: string): void {
   if (k.asymmetricKeyType === 'ed25519') return
   if (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1') return
-  throw new SigningKeyError(`${where}: key type ${k.asymmetricKeyType}${k.asymmetricKeyDetails?.namedCurve ? ` (${k.asymmetricKeyDetails.namedCurve})` : ''} is not supported; use ECDSA P-256 or Ed25519 (openssl genpkey -algorithm ed25519 -out closeout.key)`)
+  throw new SigningKeyError(
+    `${where}: key type ${k.asymmetricKeyType}${k.asymmetricKeyDetails?.namedCurve ? ` (${k.asymmetricKeyDetails.namedCurve})` : ''} is not supported; use ECDSA P-256 or Ed25519 (openssl genpkey -algorithm ed25519 -out closeout.key)`,
+  )
 }
 
 export interface KeySource {
@@ -84,7 +87,8 @@ export function loadSigningKey(src: KeySource, env: NodeJS.ProcessEnv = process.
   let pem: string | undefined
   let where: string
   if (file) {
-    if (!existsSync(file)) throw new SigningKeyError(`signing key file ${file} not found (set CLOSEOUT_SIGNING_KEY_FILE to a PEM private key)`)
+    if (!existsSync(file))
+      throw new SigningKeyError(`signing key file ${file} not found (set CLOSEOUT_SIGNING_KEY_FILE to a PEM private key)`)
     pem = readFileSync(file, 'utf8')
     where = `signing key file ${file}`
   } else if (envName) {
@@ -227,13 +231,29 @@ export function writeAttestation(bundleDir: string, summary: AttestSummary, opts
   const key = loadSigningKey(opts)
   const subject = manifestSubjects(bundleDir)
   const configuration: ResourceDescriptor[] = []
-  if (opts.profileFile && existsSync(opts.profileFile)) configuration.push({ name: `target profile ${opts.profileLabel ?? opts.profileFile}`, uri: opts.profileLabel ?? opts.profileFile, digest: { sha256: sha256File(opts.profileFile) } })
+  if (opts.profileFile && existsSync(opts.profileFile))
+    configuration.push({
+      name: `target profile ${opts.profileLabel ?? opts.profileFile}`,
+      uri: opts.profileLabel ?? opts.profileFile,
+      digest: { sha256: sha256File(opts.profileFile) },
+    })
   if (opts.runbookRevision) configuration.push(opts.runbookRevision)
-  const statement = (predicateType: string, predicate: Record<string, unknown>) => ({ _type: STATEMENT_TYPE, subject, predicateType, predicate })
+  const statement = (predicateType: string, predicate: Record<string, unknown>) => ({
+    _type: STATEMENT_TYPE,
+    subject,
+    predicateType,
+    predicate,
+  })
   const extras = { tCutover: tCutoverSeen(bundleDir), imagesSeen: imagesSeen(bundleDir) }
   const files: [string, string][] = [
-    [ATTESTATION_FILES.testResult, JSON.stringify(signEnvelope(statement(TEST_RESULT_TYPE, testResultPredicate(summary, configuration)), key), null, 2)],
-    [ATTESTATION_FILES.decision, JSON.stringify(signEnvelope(statement(DECISION_TYPE, decisionPredicate(summary, extras, configuration)), key), null, 2)],
+    [
+      ATTESTATION_FILES.testResult,
+      JSON.stringify(signEnvelope(statement(TEST_RESULT_TYPE, testResultPredicate(summary, configuration)), key), null, 2),
+    ],
+    [
+      ATTESTATION_FILES.decision,
+      JSON.stringify(signEnvelope(statement(DECISION_TYPE, decisionPredicate(summary, extras, configuration)), key), null, 2),
+    ],
   ]
   if (key) files.push([ATTESTATION_FILES.publicKey, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString()])
   return files.map(([name, text]) => {
@@ -246,7 +266,11 @@ export function writeAttestation(bundleDir: string, summary: AttestSummary, opts
 export function describeRunbookRevision(root: string): ResourceDescriptor {
   const digest: Record<string, string> = {}
   try {
-    digest.gitCommit = execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim()
+    digest.gitCommit = execFileSync('git', ['-C', root, 'rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    }).trim()
   } catch {
     /* not a git checkout (the container image): the specs digest alone identifies the revision */
   }
@@ -260,5 +284,9 @@ export function describeRunbookRevision(root: string): ResourceDescriptor {
   }
   if (existsSync(join(root, 'specs'))) walk(join(root, 'specs'))
   digest.sha256 = h.digest('hex')
-  return { name: 'runbook gates (specs/)', digest, annotations: { seeds: 'F3-4 runtime closeout plan, E2-3 reload/cutover rehearsal, AC/Phase 7/Week 4 readiness' } }
+  return {
+    name: 'runbook gates (specs/)',
+    digest,
+    annotations: { seeds: 'F3-4 runtime closeout plan, E2-3 reload/cutover rehearsal, AC/Phase 7/Week 4 readiness' },
+  }
 }

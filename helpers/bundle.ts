@@ -1,18 +1,20 @@
 // Writes what helpers/decision.ts computes: summary.json (reports/latest + the run dir), each suite's
 // summary markdown (99_*.md), the rehearsal's 08/09 records, the footer of a gate cut off by an
 // interrupt, and MANIFEST.sha256. The one finalizer of a run (bin/test.ts calls it, once).
-import { appendFileSync, mkdirSync, writeFileSync, readdirSync, readFileSync, statSync, existsSync } from 'node:fs'
-import { join, relative } from 'node:path'
+
 import { createHash } from 'node:crypto'
-import { SUITES, type SuiteName } from './suites.ts'
-import { bundleDir, readGateResults, readRunInfo, reportsDir, runDir, writeJsonAtomic, writeRunInfo } from './run-state.ts'
-import { finalizeExtras } from './finalize-extras.ts'
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
 import { ATTESTATION_FILE_NAMES } from './attest.ts'
-import { buildSummary, cutoverDecision, decide, EXIT_CODES, type Decision, type Summary, type SummaryGate } from './decision.ts'
+import { buildSummary, cutoverDecision, type Decision, decide, EXIT_CODES, type Summary, type SummaryGate } from './decision.ts'
+import { finalizeExtras } from './finalize-extras.ts'
+import { bundleDir, readGateResults, readRunInfo, reportsDir, runDir, writeJsonAtomic, writeRunInfo } from './run-state.ts'
+import { SUITES, type SuiteName } from './suites.ts'
 
 function gateTable(gates: SummaryGate[]): string {
   const rows = gates.map(
-    (g) => `| ${g.id} | ${g.status.toUpperCase()} | ${g.classification ?? '-'} | ${(g.reason ?? '-').replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${g.durationMs} | ${g.evidence ?? '-'} |`,
+    (g) =>
+      `| ${g.id} | ${g.status.toUpperCase()} | ${g.classification ?? '-'} | ${(g.reason ?? '-').replace(/\|/g, '\\|').replace(/\n/g, ' ')} | ${g.durationMs} | ${g.evidence ?? '-'} |`,
   )
   return ['| gate | result | classification | reason | duration_ms | evidence |', '|---|---|---|---|---|---|', ...rows].join('\n')
 }
@@ -24,7 +26,13 @@ export interface RecordHead {
 }
 
 function headLines(h: RecordHead, s: Summary, d: Decision, result: string = d): string[] {
-  return [`command: ${h.command}`, `exit_code: ${s.configError ? EXIT_CODES.USAGE : EXIT_CODES[d]}`, `utc_timestamp: ${s.finishedAt}`, `owner: ${h.owner}`, `result: ${result}`]
+  return [
+    `command: ${h.command}`,
+    `exit_code: ${s.configError ? EXIT_CODES.USAGE : EXIT_CODES[d]}`,
+    `utc_timestamp: ${s.finishedAt}`,
+    `owner: ${h.owner}`,
+    `result: ${result}`,
+  ]
 }
 
 export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead): string {
@@ -43,17 +51,30 @@ export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead):
   ]
   if (s.configError) lines.push(`- configuration_error: ${s.configError.replace(/\n/g, ' ')}`)
   if (s.interrupted) lines.push('- interrupted: yes (the gate that was running is INTERRUPTED, gates that did not run are SKIPPED)')
-  if (gates.some((g) => g.status === 'advisory')) lines.push('- advisory: gates run with --keep-going after a stop rule; they never change the decision')
+  if (gates.some((g) => g.status === 'advisory'))
+    lines.push('- advisory: gates run with --keep-going after a stop rule; they never change the decision')
   lines.push('', '## Gates', '', gateTable(gates), '')
   if (s.retry) {
-    lines.push('## Retry', '', `- owner: ${s.retry.owner}`, `- retry_at_utc: ${s.retry.retryAtUtc}`, '- unblock_criteria:', ...s.retry.unblockCriteria.map((c) => `  - ${c}`), '')
+    lines.push(
+      '## Retry',
+      '',
+      `- owner: ${s.retry.owner}`,
+      `- retry_at_utc: ${s.retry.retryAtUtc}`,
+      '- unblock_criteria:',
+      ...s.retry.unblockCriteria.map((c) => `  - ${c}`),
+      '',
+    )
   }
   lines.push('Evidence files are listed in MANIFEST.sha256 (verify: `cd <bundle> && sha256sum -c MANIFEST.sha256`).', '')
   return lines.join('\n')
 }
 
 /** The rehearsal's 08/09 records (E2-3 §6: GO → cutover may proceed; NO_GO → do not promote, new T_cutover). */
-export function rehearsalDecisionRecords(s: Summary, head: RecordHead, required: readonly string[]): { decision: string; rollback: string } {
+export function rehearsalDecisionRecords(
+  s: Summary,
+  head: RecordHead,
+  required: readonly string[],
+): { decision: string; rollback: string } {
   const gates = s.gates.filter((g) => g.suite === 'rehearsal')
   const suiteDecision = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
   const { decision: d, missing } = cutoverDecision(s, required)
@@ -69,7 +90,9 @@ export function rehearsalDecisionRecords(s: Summary, head: RecordHead, required:
   ].join('\n')
   const rollback =
     d === 'GO'
-      ? [...headLines(head, s, suiteDecision, 'NO_ROLLBACK'), 'action: no rollback; cutover promotion may proceed at T_cutover.', ''].join('\n')
+      ? [...headLines(head, s, suiteDecision, 'NO_ROLLBACK'), 'action: no rollback; cutover promotion may proceed at T_cutover.', ''].join(
+          '\n',
+        )
       : [
           ...headLines(head, s, suiteDecision, d === 'NO_GO' ? 'ROLLBACK' : 'HOLD'),
           'action: do not perform cutover promotion.',
@@ -140,7 +163,16 @@ function closeInterruptedGates(s: Summary, now: Date): void {
   for (const g of s.gates.filter((x) => x.status === 'interrupted' && x.evidence && existsSync(x.evidence))) {
     const text = readFileSync(g.evidence as string, 'utf8')
     if (text.slice(text.lastIndexOf('=== gate:')).includes('=== result:')) continue
-    appendFileSync(g.evidence as string, ['=== result: INTERRUPTED', 'classification: none', `reason: ${g.reason ?? 'the run was interrupted while this gate was running'}`, `finished_at_utc: ${now.toISOString()}`, ''].join('\n'))
+    appendFileSync(
+      g.evidence as string,
+      [
+        '=== result: INTERRUPTED',
+        'classification: none',
+        `reason: ${g.reason ?? 'the run was interrupted while this gate was running'}`,
+        `finished_at_utc: ${now.toISOString()}`,
+        '',
+      ].join('\n'),
+    )
   }
 }
 
@@ -168,7 +200,11 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
   for (const [suite, dir] of Object.entries(s.bundles) as [SuiteName, string][]) {
     mkdirSync(dir, { recursive: true })
     if (suite === 'rehearsal') {
-      const rec = rehearsalDecisionRecords(s, head, info.suiteGates?.rehearsal ?? [...new Set(s.gates.filter((g) => g.suite === 'rehearsal').map((g) => g.id))])
+      const rec = rehearsalDecisionRecords(
+        s,
+        head,
+        info.suiteGates?.rehearsal ?? [...new Set(s.gates.filter((g) => g.suite === 'rehearsal').map((g) => g.id))],
+      )
       writeFileSync(join(dir, '08_cutover_decision.log'), rec.decision)
       writeFileSync(join(dir, '09_rollback_or_no_rollback.log'), rec.rollback)
     }
@@ -181,7 +217,10 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
   writeJsonAtomic(previous, s)
   writeJsonAtomic(join(latest, 'summary.json'), s)
   const suites = Object.keys(s.bundles) as SuiteName[]
-  writeFileSync(join(latest, 'summary.md'), suites.length ? suites.map((su) => summaryMarkdown(s, su, head)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`)
+  writeFileSync(
+    join(latest, 'summary.md'),
+    suites.length ? suites.map((su) => summaryMarkdown(s, su, head)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`,
+  )
   // after every MANIFEST.sha256, so the attestation covers them: attestation, CTRF, JUnit/Allure decision, coverage
   finalizeExtras(s, { root: opts.root ?? process.cwd(), reports: reportsDir(opts.root), profileFile: info.target.file })
   return s

@@ -26,7 +26,9 @@ export const DEFAULT_VOLATILE = ['event_time', 'data_lag_sec'] as const
 
 /** Parse JSON keeping every number's lexeme (JSON.parse's reviver sees the source text, Node ≥ 21). */
 export function parseLossless(text: string): LosslessJson {
-  return JSON.parse(text, (_key: string, value: unknown, ctx?: { source?: string }) => (typeof value === 'number' ? new JsonNumber(ctx?.source ?? String(value)) : value)) as LosslessJson
+  return JSON.parse(text, (_key: string, value: unknown, ctx?: { source?: string }) =>
+    typeof value === 'number' ? new JsonNumber(ctx?.source ?? String(value)) : value,
+  ) as LosslessJson
 }
 
 // The plain values HTTP clients hand to specs (JSON.parse) remember the lossless parse of the same body,
@@ -47,7 +49,8 @@ export function stripVolatile<T extends Json | LosslessJson>(value: T, volatile:
   const strip = <V>(o: { [k: string]: V }) => Object.fromEntries(Object.entries(o).filter(([k]) => !volatile.includes(k)))
   const out = strip(value as { [k: string]: Json | LosslessJson }) as T
   const twin = twins.get(value)
-  if (twin && twin !== null && typeof twin === 'object' && !Array.isArray(twin) && !(twin instanceof JsonNumber)) twins.set(out as object, strip(twin))
+  if (twin && twin !== null && typeof twin === 'object' && !Array.isArray(twin) && !(twin instanceof JsonNumber))
+    twins.set(out as object, strip(twin))
   return out
 }
 
@@ -64,7 +67,7 @@ export function compareCodePoints(a: string, b: string): number {
   }
 }
 
-const SHORT_ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' }
+const SHORT_ESCAPES: Record<number, string> = { 34: '\\"', 92: '\\\\', 8: '\\b', 12: '\\f', 10: '\\n', 13: '\\r', 9: '\\t' }
 
 /** A string as json.dumps writes it with ensure_ascii: printable ASCII as is, the rest \uXXXX
  * (lower-case hex, per UTF-16 unit, so astral characters come out as surrogate pairs, like Python's). */
@@ -104,7 +107,8 @@ export function pythonFloat(x: number): string {
 export function pythonNumber(lexeme: string): string {
   if (/^-?\d+$/.test(lexeme)) {
     // Python ≥ 3.11 refuses to convert an int of more than 4300 digits (json.loads raises)
-    if (lexeme.replace('-', '').length > 4300) throw new Error(`a JSON integer of ${lexeme.length} digits: Python's json.loads refuses it (int max_str_digits 4300)`)
+    if (lexeme.replace('-', '').length > 4300)
+      throw new Error(`a JSON integer of ${lexeme.length} digits: Python's json.loads refuses it (int max_str_digits 4300)`)
     return /^-0+$/.test(lexeme) ? '0' : lexeme
   }
   return pythonFloat(Number(lexeme))
@@ -145,9 +149,13 @@ export function canonicalHash(value: Json | LosslessJson, volatile: readonly str
 
 /** The runbook's canonical payload of a response body: the text to record next to its sha256.
  * Throws when the body is not a JSON object (the runbook's dict(d) fails the same way). */
-export function canonicalPayload(body: string | Json | LosslessJson, volatile: readonly string[] = DEFAULT_VOLATILE): { text: string; sha256: string } {
+export function canonicalPayload(
+  body: string | Json | LosslessJson,
+  volatile: readonly string[] = DEFAULT_VOLATILE,
+): { text: string; sha256: string } {
   const value = typeof body === 'string' ? parseLossless(body) : body
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof JsonNumber) throw new Error('the payload is not a JSON object, so it has no canonical form (the runbook\'s dict(d) fails too)')
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof JsonNumber)
+    throw new Error("the payload is not a JSON object, so it has no canonical form (the runbook's dict(d) fails too)")
   const text = canonicalJson(stripVolatile(value, volatile))
   return { text, sha256: sha256Hex(Buffer.from(text, 'utf8')) }
 }

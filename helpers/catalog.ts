@@ -1,13 +1,14 @@
 // The gate catalogue, generated from the specs (never kept by hand): each spec file is imported in
 // catalog mode, where gate() records its definition instead of registering a test.
+
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
-import { createHash } from 'node:crypto'
-import { reportsDir, writeJsonAtomic } from './run-state.ts'
 import { pathToFileURL } from 'node:url'
-import { CLASSIFICATIONS, CLASSIFICATION_DESCRIPTIONS } from './classification.ts'
-import { SUITES, SUITE_NAMES } from './suites.ts'
+import { CLASSIFICATION_DESCRIPTIONS, CLASSIFICATIONS } from './classification.ts'
 import type { GateDef } from './gate-def.ts'
+import { reportsDir, writeJsonAtomic } from './run-state.ts'
+import { SUITE_NAMES, SUITES } from './suites.ts'
 
 export interface CatalogEntry extends GateDef {
   file: string
@@ -96,7 +97,14 @@ export function tagDefinitions(catalog: CatalogEntry[]): TagDefinition[] {
 }
 
 export function formatCatalog(catalog: CatalogEntry[]): string {
-  const rows = catalog.map((g) => [g.id, g.suite, g.classification, (g.needs ?? []).join(',') || '-', g.evidence, `${g.title}${g.mutates ? ' [--allow-mutations]' : ''}${g.disrupts ? ' [--allow-disruption]' : ''}`])
+  const rows = catalog.map((g) => [
+    g.id,
+    g.suite,
+    g.classification,
+    (g.needs ?? []).join(',') || '-',
+    g.evidence,
+    `${g.title}${g.mutates ? ' [--allow-mutations]' : ''}${g.disrupts ? ' [--allow-disruption]' : ''}`,
+  ])
   const head = ['id', 'suite', 'fails as', 'needs', 'evidence', 'checks']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
@@ -106,7 +114,9 @@ export function formatCatalog(catalog: CatalogEntry[]): string {
 export function catalogMarkdown(catalog: CatalogEntry[]): string {
   const lines = ['| id | suite | checks | fails as | needs | evidence |', '|---|---|---|---|---|---|']
   for (const g of catalog) {
-    lines.push(`| \`${g.id}\` | ${g.suite} | ${g.title}${g.disrupts ? ' (opt-in: `--allow-disruption`)' : ''}${g.mutates ? ' (mutations only with `--allow-mutations`)' : ''} | ${g.classification} | ${(g.needs ?? []).join(', ') || '-'} | ${g.evidence} |`)
+    lines.push(
+      `| \`${g.id}\` | ${g.suite} | ${g.title}${g.disrupts ? ' (opt-in: `--allow-disruption`)' : ''}${g.mutates ? ' (mutations only with `--allow-mutations`)' : ''} | ${g.classification} | ${(g.needs ?? []).join(', ') || '-'} | ${g.evidence} |`,
+    )
   }
   return lines.join('\n')
 }

@@ -31,7 +31,8 @@ export function isClassification(value: string): value is Classification {
 }
 
 export const CLASSIFICATION_DESCRIPTIONS: Record<Classification, string> = {
-  ENVIRONMENT_BLOCKED: 'Could not check: cluster/API server unreachable, 401/403, namespace or workload source missing, image tag not in the registry, AKS not Succeeded, T_cutover outside its buffer',
+  ENVIRONMENT_BLOCKED:
+    'Could not check: cluster/API server unreachable, 401/403, namespace or workload source missing, image tag not in the registry, AKS not Succeeded, T_cutover outside its buffer',
   MONITORING_ACCESS_BLOCKED: 'Could not check: the metrics query path (Azure Monitor / Prometheus) is unavailable or refused',
   STARTUP_FAILED: 'Consumer rollout or its DB / Event Hubs connectivity failed',
   SMOKE_FAILED: 'In-cluster API smoke (/admin/tx 200/404) failed',
@@ -51,12 +52,16 @@ export const UNBLOCK_CRITERIA: Record<Classification, string> = {
     'MONITORING_ACCESS_BLOCKED: the runner identity can query the workspace (Log Analytics Reader) or the Prometheus endpoint, and the AppMetrics table has consumer_kafka_lag / consumer_freshness_seconds rows; rerun consumer-lag and consumer-freshness.',
   STARTUP_FAILED:
     'STARTUP_FAILED: the consumer rollout completes (pods Ready, no CrashLoopBackOff) and its DB and Event Hubs probes print their success markers; rerun from consumer-rollout.',
-  SMOKE_FAILED: 'SMOKE_FAILED: GET /admin/tx/{known id} answers 200 and an unknown id answers 404 in-cluster; rerun smoke-404 and smoke-200.',
+  SMOKE_FAILED:
+    'SMOKE_FAILED: GET /admin/tx/{known id} answers 200 and an unknown id answers 404 in-cluster; rerun smoke-404 and smoke-200.',
   FRESHNESS_SLO_BREACHED:
     'FRESHNESS_SLO_BREACHED: max consumer_freshness_seconds in the closeout window is within the SLO; investigate consumer throughput, then rerun consumer-freshness.',
-  MIGRATION_FAILED: 'MIGRATION_FAILED: `alembic upgrade head` succeeds in the API pod; fix the migration, set a new T_cutover and rerun the full rehearsal.',
-  BACKFILL_FAILED: 'BACKFILL_FAILED: the backfill command succeeds for the T_cutover-24h … T_cutover-1s window; set a new T_cutover and rerun the full rehearsal.',
-  SYNC_FAILED: 'SYNC_FAILED: the happy-scenario tx becomes visible through the API after consume; set a new T_cutover and rerun the full rehearsal.',
+  MIGRATION_FAILED:
+    'MIGRATION_FAILED: `alembic upgrade head` succeeds in the API pod; fix the migration, set a new T_cutover and rerun the full rehearsal.',
+  BACKFILL_FAILED:
+    'BACKFILL_FAILED: the backfill command succeeds for the T_cutover-24h … T_cutover-1s window; set a new T_cutover and rerun the full rehearsal.',
+  SYNC_FAILED:
+    'SYNC_FAILED: the happy-scenario tx becomes visible through the API after consume; set a new T_cutover and rerun the full rehearsal.',
   IDEMPOTENCY_FAILED:
     'IDEMPOTENCY_FAILED: replaying the duplicate scenario leaves the canonical payload hash unchanged; fix the upsert key (tx_id + version), set a new T_cutover and rerun the full rehearsal.',
   READINESS_FAILED: 'READINESS_FAILED: the failed readiness check passes (see its evidence); rerun the readiness suite.',
@@ -102,7 +107,10 @@ export class ServiceAccessError extends AccessError {
   constructor(init: ServiceAccessInit)
   constructor(kind: ServiceAccessKind, url: string, message: string, statusCode?: number)
   constructor(kindOrInit: ServiceAccessKind | ServiceAccessInit, url?: string, message?: string, statusCode?: number) {
-    const init: ServiceAccessInit = typeof kindOrInit === 'string' ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: fixOf(message ?? ''), statusCode } : kindOrInit
+    const init: ServiceAccessInit =
+      typeof kindOrInit === 'string'
+        ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: fixOf(message ?? ''), statusCode }
+        : kindOrInit
     super({ ...init, where: init.where || init.url || '' })
     this.name = 'ServiceAccessError'
     this.url = init.url ? safeUrl(init.url) : init.where

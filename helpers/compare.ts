@@ -4,7 +4,7 @@
 // images), and the target profile digest. Only GO runs serve as baselines for "since the last GO".
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ATTESTATION_FILES, imagesSeen, type DsseEnvelope, type ResourceDescriptor } from './attest.ts'
+import { ATTESTATION_FILES, type DsseEnvelope, imagesSeen, type ResourceDescriptor } from './attest.ts'
 import { resolveBundles } from './bundle-paths.ts'
 import { reportsDir } from './run-state.ts'
 
@@ -51,7 +51,8 @@ export function loadRun(arg: string, root = process.cwd(), reports = reportsDir(
     return { label: arg, summary, bundles: bundles.length ? bundles : resolveBundles(arg, root, reports) }
   }
   const dirs = resolveBundles(arg, root, reports)
-  if (!dirs.length) throw new CompareError(`no run "${arg}": give a run id (reports/runs/<id>/) or a bundle directory (reports/evidence/<id>_<suite>/)`)
+  if (!dirs.length)
+    throw new CompareError(`no run "${arg}": give a run id (reports/runs/<id>/) or a bundle directory (reports/evidence/<id>_<suite>/)`)
   const summary = readJson<CompareSummary>(join(dirs[0], 'summary.json'))
   if (!summary) throw new CompareError(`${join(dirs[0], 'summary.json')} is missing or not valid JSON: is ${dirs[0]} an evidence bundle?`)
   return { label: arg, summary, bundles: dirs }
@@ -73,7 +74,10 @@ export function measuredValues(run: LoadedRun, withoutSuite = false): Map<string
         continue
       }
       // run-scoped ids in step names (tx-missing-<runId>, the rehearsal's e2-3-<yyyymmddHHMMSS>) are not differences
-      const step = (r.step ?? '').split(runId).join('{runId}').replace(/\d{8}_?\d{6}/g, '{stamp}')
+      const step = (r.step ?? '')
+        .split(runId)
+        .join('{runId}')
+        .replace(/\d{8}_?\d{6}/g, '{stamp}')
       const at = withoutSuite ? `${r.gate} ${step}` : `${r.suite}/${r.gate} ${step}`
       if (r.kind === 'http' && typeof r.durationMs === 'number') out.set(`${at}: latency_ms`, String(r.durationMs))
       for (const [k, v] of Object.entries(r.details ?? {})) if (HASHES.test(k) && typeof v !== 'object') out.set(`${at}: ${k}`, String(v))
@@ -88,7 +92,9 @@ export function measuredValues(run: LoadedRun, withoutSuite = false): Map<string
 function rowMaxima(rows: unknown): [string, number][] {
   if (!Array.isArray(rows)) return []
   const max = new Map<string, number>()
-  for (const row of rows) for (const [k, v] of Object.entries(row as Record<string, unknown>)) if (typeof v === 'number') max.set(`max(${k})`, Math.max(max.get(`max(${k})`) ?? -Infinity, v))
+  for (const row of rows)
+    for (const [k, v] of Object.entries(row as Record<string, unknown>))
+      if (typeof v === 'number') max.set(`max(${k})`, Math.max(max.get(`max(${k})`) ?? -Infinity, v))
   return [...max]
 }
 
@@ -122,7 +128,8 @@ export interface Comparison {
   profile: { a: string | null; b: string | null } | null
 }
 
-const gateState = (g?: { status: string; classification: string | null }) => (g ? `${g.status}${g.classification ? ` (${g.classification})` : ''}` : 'absent')
+const gateState = (g?: { status: string; classification: string | null }) =>
+  g ? `${g.status}${g.classification ? ` (${g.classification})` : ''}` : 'absent'
 
 function isRegression(aMs: number, bMs: number, o: { durationThresholdPct: number; durationMinMs: number }): boolean {
   return bMs - aMs >= o.durationMinMs && bMs > aMs * (1 + o.durationThresholdPct / 100)
@@ -140,7 +147,8 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, opts: CompareOptions = {
     const x = ga.get(k)
     const y = gb.get(k)
     if (gateState(x) !== gateState(y)) gatesChanged.push({ gate: k, a: gateState(x), b: gateState(y) })
-    if (x && y && x.status === 'passed' && y.status === 'passed' && isRegression(x.durationMs, y.durationMs, o)) durationsRegressed.push({ what: `gate ${k}`, aMs: x.durationMs, bMs: y.durationMs })
+    if (x && y && x.status === 'passed' && y.status === 'passed' && isRegression(x.durationMs, y.durationMs, o))
+      durationsRegressed.push({ what: `gate ${k}`, aMs: x.durationMs, bMs: y.durationMs })
   }
   const va = measuredValues(a, opts.crossSuite)
   const vb = measuredValues(b, opts.crossSuite)
@@ -149,8 +157,10 @@ export function compareRuns(a: LoadedRun, b: LoadedRun, opts: CompareOptions = {
     const x = va.get(k)
     const y = vb.get(k)
     if (k.endsWith(': latency_ms')) {
-      if (x !== undefined && y !== undefined && isRegression(Number(x), Number(y), o)) durationsRegressed.push({ what: k.replace(/: latency_ms$/, ''), aMs: Number(x), bMs: Number(y) })
-    } else if (x !== y && !(opts.crossSuite && (x === undefined || y === undefined))) valuesChanged.push({ key: k, a: x ?? 'absent', b: y ?? 'absent' })
+      if (x !== undefined && y !== undefined && isRegression(Number(x), Number(y), o))
+        durationsRegressed.push({ what: k.replace(/: latency_ms$/, ''), aMs: Number(x), bMs: Number(y) })
+    } else if (x !== y && !(opts.crossSuite && (x === undefined || y === undefined)))
+      valuesChanged.push({ key: k, a: x ?? 'absent', b: y ?? 'absent' })
   }
   const pa = profileDigest(a)
   const pb = profileDigest(b)
@@ -172,11 +182,43 @@ export function hasDifferences(c: Comparison): boolean {
 export function comparisonMarkdown(c: Comparison, heading = `## ${c.a.runId} (${c.a.decision}) → ${c.b.runId} (${c.b.decision})`): string {
   const esc = (t: string) => t.replace(/\|/g, '\\|').replace(/\n/g, ' ')
   const lines = [heading, '']
-  if (!hasDifferences(c)) return [...lines, 'No differences in gate results, durations, measured values or the target profile.', ''].join('\n')
-  if (c.gatesChanged.length) lines.push('### Gates changed', '', '| gate | before | now |', '|---|---|---|', ...c.gatesChanged.map((g) => `| ${g.gate} | ${g.a} | ${g.b} |`), '')
-  if (c.durationsRegressed.length) lines.push('### Durations regressed', '', '| what | before ms | now ms |', '|---|---|---|', ...c.durationsRegressed.map((d) => `| ${esc(d.what)} | ${d.aMs} | ${d.bMs} |`), '')
-  if (c.valuesChanged.length) lines.push('### Measured values changed', '', '| value | before | now |', '|---|---|---|', ...c.valuesChanged.map((v) => `| ${esc(v.key)} | ${esc(v.a)} | ${esc(v.b)} |`), '')
-  if (c.profile) lines.push('### Target profile changed', '', `- sha256 before: ${c.profile.a ?? 'not recorded'}`, `- sha256 now: ${c.profile.b ?? 'not recorded'}`, '')
+  if (!hasDifferences(c))
+    return [...lines, 'No differences in gate results, durations, measured values or the target profile.', ''].join('\n')
+  if (c.gatesChanged.length)
+    lines.push(
+      '### Gates changed',
+      '',
+      '| gate | before | now |',
+      '|---|---|---|',
+      ...c.gatesChanged.map((g) => `| ${g.gate} | ${g.a} | ${g.b} |`),
+      '',
+    )
+  if (c.durationsRegressed.length)
+    lines.push(
+      '### Durations regressed',
+      '',
+      '| what | before ms | now ms |',
+      '|---|---|---|',
+      ...c.durationsRegressed.map((d) => `| ${esc(d.what)} | ${d.aMs} | ${d.bMs} |`),
+      '',
+    )
+  if (c.valuesChanged.length)
+    lines.push(
+      '### Measured values changed',
+      '',
+      '| value | before | now |',
+      '|---|---|---|',
+      ...c.valuesChanged.map((v) => `| ${esc(v.key)} | ${esc(v.a)} | ${esc(v.b)} |`),
+      '',
+    )
+  if (c.profile)
+    lines.push(
+      '### Target profile changed',
+      '',
+      `- sha256 before: ${c.profile.a ?? 'not recorded'}`,
+      `- sha256 now: ${c.profile.b ?? 'not recorded'}`,
+      '',
+    )
   return lines.join('\n')
 }
 
@@ -188,9 +230,16 @@ export function findLastGo(reports: string, current: CompareSummary): string | n
   const gos = readdirSync(runs)
     .filter((id) => id !== current.runId)
     .map((id) => ({ id, s: readJson<CompareSummary>(join(runs, id, 'summary.json')) }))
-    .filter((r): r is { id: string; s: CompareSummary } => !!r.s && r.s.decision === 'GO' && r.s.target === current.target && r.s.startedAt < current.startedAt)
+    .filter(
+      (r): r is { id: string; s: CompareSummary } =>
+        !!r.s && r.s.decision === 'GO' && r.s.target === current.target && r.s.startedAt < current.startedAt,
+    )
     // a one-gate GO is no baseline for a full run: the baseline must have passed every gate id this run has
-    .filter((r) => r.s.suite !== current.suite || current.gates.every((g) => r.s.gates.some((b) => b.id === g.id && b.suite === g.suite && b.status === 'passed')))
+    .filter(
+      (r) =>
+        r.s.suite !== current.suite ||
+        current.gates.every((g) => r.s.gates.some((b) => b.id === g.id && b.suite === g.suite && b.status === 'passed')),
+    )
     .sort((x, y) => y.s.startedAt.localeCompare(x.s.startedAt))
   const same = gos.find((r) => r.s.suite === current.suite)
   const rehearsal = current.suite === 'closeout' ? gos.find((r) => r.s.suite === 'rehearsal') : undefined
@@ -202,7 +251,11 @@ export function sinceLastGo(reports: string, current: CompareSummary, opts: Comp
   const base = findLastGo(reports, current)
   if (!base) return `## Since the last GO\n\nNo earlier GO run of ${current.suite} on ${current.target}: nothing to compare with.\n`
   const a = loadRun(base, process.cwd(), reports)
-  const b: LoadedRun = { label: current.runId, summary: current, bundles: Object.values(current.bundles ?? {}).filter((d) => existsSync(d)) }
+  const b: LoadedRun = {
+    label: current.runId,
+    summary: current,
+    bundles: Object.values(current.bundles ?? {}).filter((d) => existsSync(d)),
+  }
   const c = compareRuns(a, b, { ...opts, crossSuite: a.summary.suite !== current.suite })
   return comparisonMarkdown(c, `## Since the last GO (${a.summary.suite} ${base}, ${a.summary.startedAt})`)
 }

@@ -13,7 +13,16 @@ export interface ReportSummary {
   startedAt: string
   finishedAt: string
   decision: string
-  gates: { id: string; suite: string; status: string; classification: string | null; reason: string | null; durationMs: number; evidence: string | null; policy?: { originalStatus: string } }[]
+  gates: {
+    id: string
+    suite: string
+    status: string
+    classification: string | null
+    reason: string | null
+    durationMs: number
+    evidence: string | null
+    policy?: { originalStatus: string }
+  }[]
   classifications: string[]
   retry: { owner: string; retryAtUtc: string; unblockCriteria: string[] } | null
   evidenceDir: string | null
@@ -57,16 +66,39 @@ export function buildCtrf(s: ReportSummary, toolVersion = '0.1.0'): Record<strin
     generatedBy: 'closeout',
     results: {
       tool: { name: 'closeout', version: toolVersion },
-      summary: { tests: tests.length, passed: count('passed'), failed: count('failed'), skipped: count('skipped'), pending: 0, other: count('other'), suites: new Set(s.gates.map((g) => g.suite)).size, start, stop, duration: Math.max(0, stop - start) },
+      summary: {
+        tests: tests.length,
+        passed: count('passed'),
+        failed: count('failed'),
+        skipped: count('skipped'),
+        pending: 0,
+        other: count('other'),
+        suites: new Set(s.gates.map((g) => g.suite)).size,
+        start,
+        stop,
+        duration: Math.max(0, stop - start),
+      },
       tests,
-      environment: { reportName: `closeout ${s.suite} ${s.runId}`, testEnvironment: s.target, healthy: s.decision === 'GO', extra: decisionFields(s) },
+      environment: {
+        reportName: `closeout ${s.suite} ${s.runId}`,
+        testEnvironment: s.target,
+        healthy: s.decision === 'GO',
+        extra: decisionFields(s),
+      },
     },
     extra: decisionFields(s),
   }
 }
 
 function decisionFields(s: ReportSummary): Record<string, unknown> {
-  return { decision: s.decision, runId: s.runId, classifications: s.classifications, retry: s.retry, waiversInForce: s.waiversInForce ?? [], evidenceDir: s.evidenceDir }
+  return {
+    decision: s.decision,
+    runId: s.runId,
+    classifications: s.classifications,
+    retry: s.retry,
+    waiversInForce: s.waiversInForce ?? [],
+    evidenceDir: s.evidenceDir,
+  }
 }
 
 export function writeCtrf(s: ReportSummary, file: string): string {
@@ -87,7 +119,8 @@ export function junitProperties(s: ReportSummary): { name: string; value: string
     props.push({ name: 'closeout.retry.owner', value: s.retry.owner }, { name: 'closeout.retry.retryAtUtc', value: s.retry.retryAtUtc })
     s.retry.unblockCriteria.forEach((c, i) => props.push({ name: `closeout.retry.unblock.${i + 1}`, value: c }))
   }
-  for (const w of s.waiversInForce ?? []) props.push({ name: `closeout.waiver.${w.gate}`, value: `${w.classification} ${w.ticket} (${w.owner}) until ${w.expiresAt}` })
+  for (const w of s.waiversInForce ?? [])
+    props.push({ name: `closeout.waiver.${w.gate}`, value: `${w.classification} ${w.ticket} (${w.owner}) until ${w.expiresAt}` })
   return props
 }
 
@@ -126,14 +159,27 @@ export function writeAllureDecision(s: ReportSummary, resultsDir: string): strin
   s.retry?.unblockCriteria.forEach((c, i) => env.push([`Unblock ${i + 1}`, c]))
   for (const w of s.waiversInForce ?? []) env.push([`Waiver ${w.gate}`, `${w.classification} ${w.ticket} until ${w.expiresAt}`])
   // java.util.Properties: escape '\', '=' ':' in keys, spaces in keys, and newlines
-  const esc = (t: string, key: boolean) => t.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(key ? /([=: ])/g : /$^/, '\\$1')
+  const esc = (t: string, key: boolean) =>
+    t
+      .replace(/\\/g, '\\\\')
+      .replace(/\n/g, '\\n')
+      .replace(key ? /([=: ])/g : /$^/, '\\$1')
   const envFile = join(resultsDir, 'environment.properties')
   // allure-vitest wrote its environmentInfo (target, run_id, node…) at the start: keep those lines
   const ours = new Set(env.map(([k]) => esc(k, true)))
-  const kept = existsSync(envFile) ? readFileSync(envFile, 'utf8').split('\n').filter((l) => l && !ours.has(l.split(/(?<!\\)=/)[0]) && !/^(Unblock\\ \d+|Waiver\\ )/.test(l)) : []
+  const kept = existsSync(envFile)
+    ? readFileSync(envFile, 'utf8')
+        .split('\n')
+        .filter((l) => l && !ours.has(l.split(/(?<!\\)=/)[0]) && !/^(Unblock\\ \d+|Waiver\\ )/.test(l))
+    : []
   writeFileSync(envFile, [...env.map(([k, v]) => `${esc(k, true)}=${esc(v, false)}`), ...kept].join('\n') + '\n')
   const execFile = join(resultsDir, 'executor.json')
-  const executor = { name: 'closeout', type: 'closeout', buildName: `${s.suite} ${s.runId}: ${s.decision}`, reportName: `closeout — ${s.decision}${s.classifications.length ? ` (${s.classifications.join(', ')})` : ''}` }
+  const executor = {
+    name: 'closeout',
+    type: 'closeout',
+    buildName: `${s.suite} ${s.runId}: ${s.decision}`,
+    reportName: `closeout — ${s.decision}${s.classifications.length ? ` (${s.classifications.join(', ')})` : ''}`,
+  }
   writeFileSync(execFile, JSON.stringify(executor, null, 2) + '\n')
   return [envFile, execFile]
 }

@@ -1,9 +1,9 @@
 // The decision, as pure functions of gate results (+ the run's selection and flags): GO / NO_GO /
 // BLOCKED, classifications, retry metadata, the stop rules, the E2-3 cutover decision. Nothing here
 // reads or writes a file: helpers/bundle.ts writes what these functions compute.
-import { UNBLOCK_CRITERIA, isClassification, isBlockingClassification } from './classification.ts'
-import { STOP_RULES, type SuiteName } from './suites.ts'
+import { isBlockingClassification, isClassification, UNBLOCK_CRITERIA } from './classification.ts'
 import type { GateResult, RunInfo } from './run-state.ts'
+import { STOP_RULES, type SuiteName } from './suites.ts'
 
 export type Decision = 'GO' | 'NO_GO' | 'BLOCKED'
 
@@ -39,7 +39,10 @@ export interface Summary {
 
 /** GO when every selected gate passed; NO_GO when any failed with *_FAILED / FRESHNESS_SLO_BREACHED; else
  * BLOCKED. Interrupted is BLOCKED. Advisory results (--keep-going after a stop) never count. */
-export function decide(gates: Pick<SummaryGate, 'status' | 'classification'>[], opts: { configError?: boolean; interrupted?: boolean } = {}): Decision {
+export function decide(
+  gates: Pick<SummaryGate, 'status' | 'classification'>[],
+  opts: { configError?: boolean; interrupted?: boolean } = {},
+): Decision {
   // DESIGN: an interrupted run is BLOCKED (exit 2), whatever it had found so far
   if (opts.interrupted) return 'BLOCKED'
   const counted = gates.filter((g) => g.status !== 'advisory')
@@ -51,7 +54,11 @@ export function decide(gates: Pick<SummaryGate, 'status' | 'classification'>[], 
 
 /** The stop rule that keeps a gate from running: the first earlier stage of its suite's declared
  * sequence with a gate that failed, was blocked or was interrupted in this run. */
-export function stopReason(suite: SuiteName, gateId: string, results: readonly Pick<GateResult, 'id' | 'suite' | 'status' | 'classification'>[]): string | undefined {
+export function stopReason(
+  suite: SuiteName,
+  gateId: string,
+  results: readonly Pick<GateResult, 'id' | 'suite' | 'status' | 'classification'>[],
+): string | undefined {
   const stages = STOP_RULES[suite]
   const own = stages.findIndex((s) => s.gates.includes(gateId))
   const before = own === -1 ? stages : stages.slice(0, own)
@@ -73,7 +80,7 @@ export function summarizeGates(info: RunInfo, results: GateResult[]): SummaryGat
   const seen = new Set<string>()
   const push = (g: SummaryGate) => {
     const k = `${g.suite}.${g.id}`
-    if (!seen.has(k)) (seen.add(k), out.push(g))
+    if (!seen.has(k)) seen.add(k), out.push(g)
   }
   for (const s of info.selected) {
     const r = byKey.get(`${s.suite}.${s.id}`)
@@ -84,7 +91,11 @@ export function summarizeGates(info: RunInfo, results: GateResult[]): SummaryGat
         suite: s.suite,
         status: 'skipped',
         classification: null,
-        reason: info.configError ? `not run: ${info.configError.replace(/\n\s*/g, ' ')}` : info.interrupted ? 'not run: the run was interrupted' : 'not run',
+        reason: info.configError
+          ? `not run: ${info.configError.replace(/\n\s*/g, ' ')}`
+          : info.interrupted
+            ? 'not run: the run was interrupted'
+            : 'not run',
         durationMs: 0,
         evidence: null,
       })
@@ -94,7 +105,15 @@ export function summarizeGates(info: RunInfo, results: GateResult[]): SummaryGat
 }
 
 function toSummaryGate(r: GateResult): SummaryGate {
-  return { id: r.id, suite: r.suite, status: r.status, classification: r.classification, reason: r.reason, durationMs: r.durationMs, evidence: r.evidence }
+  return {
+    id: r.id,
+    suite: r.suite,
+    status: r.status,
+    classification: r.classification,
+    reason: r.reason,
+    durationMs: r.durationMs,
+    evidence: r.evidence,
+  }
 }
 
 /** What must be true before the next attempt, per classification and run condition. */
@@ -104,7 +123,8 @@ export function unblockCriteria(gates: SummaryGate[], info: Pick<RunInfo, 'confi
   const unblock = classifications.filter(isClassification).map((c) => UNBLOCK_CRITERIA[c])
   if (info.configError) unblock.unshift(`CONFIGURATION: ${info.configError.replace(/\n\s*/g, ' ')} — fix it and rerun.`)
   if (interrupted) unblock.push('INTERRUPTED: the run was stopped before every gate ran; start a new run (an interrupted run is never GO).')
-  if (counted.some((g) => g.status === 'blocked' && !g.classification) && !unblock.length) unblock.push('BLOCKED: a needed or earlier gate did not pass; see the reasons per gate.')
+  if (counted.some((g) => g.status === 'blocked' && !g.classification) && !unblock.length)
+    unblock.push('BLOCKED: a needed or earlier gate did not pass; see the reasons per gate.')
   return unblock
 }
 
@@ -126,7 +146,9 @@ export function buildSummary(input: SummaryInput): Summary {
   const interrupted = Boolean(input.interrupted || info.interrupted)
   const gates = summarizeGates({ ...info, interrupted }, input.results)
   const decision = decide(gates, { configError: Boolean(info.configError), interrupted })
-  const classifications = [...new Set(gates.filter((g) => g.status !== 'advisory').flatMap((g) => (g.classification ? [g.classification] : [])))]
+  const classifications = [
+    ...new Set(gates.filter((g) => g.status !== 'advisory').flatMap((g) => (g.classification ? [g.classification] : []))),
+  ]
   const suites = [...new Set(gates.map((g) => g.suite))]
   const bundles = Object.fromEntries(suites.map((s) => [s, input.bundleDirOf(s)]))
   return {
@@ -141,7 +163,11 @@ export function buildSummary(input: SummaryInput): Summary {
     retry:
       decision === 'GO'
         ? null
-        : { owner: input.owner, retryAtUtc: new Date(now.getTime() + input.retryAfterHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), unblockCriteria: unblockCriteria(gates, info, interrupted) },
+        : {
+            owner: input.owner,
+            retryAtUtc: new Date(now.getTime() + input.retryAfterHours * 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            unblockCriteria: unblockCriteria(gates, info, interrupted),
+          },
     evidenceDir: suites.length ? bundles[suites[0]] : null,
     reportDir: input.reportDir,
     bundles,

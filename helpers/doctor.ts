@@ -3,12 +3,13 @@
 // token for each Azure scope they sign in to. `closeout doctor` prints the result with the exact Role
 // rule to add; checkPermissions() is the same check for the harness, to block the affected gates
 // before anything runs.
-import * as k8s from '@kubernetes/client-node'
+
 import type { TokenCredential } from '@azure/identity'
-import { loadKubeConfig, classifyKubeError } from './kube.ts'
+import * as k8s from '@kubernetes/client-node'
 import { getEntraToken } from './entra.ts'
+import { type AzureService, azureScopesOf, GATE_NEEDS, type KubePermission, kubePermissionsOf, permissionKey } from './gate-permissions.ts'
+import { classifyKubeError, loadKubeConfig } from './kube.ts'
 import type { TargetProfile } from './profile.ts'
-import { GATE_NEEDS, azureScopesOf, kubePermissionsOf, permissionKey, type AzureService, type KubePermission } from './gate-permissions.ts'
 
 export interface MissingPermission extends KubePermission {
   /** the namespace asked about (absent for cluster-scoped resources) */
@@ -53,11 +54,22 @@ export interface CheckOptions {
 async function reviewOne(api: k8s.AuthorizationV1Api, perm: KubePermission, namespace: string, timeoutMs: number): Promise<boolean> {
   const resourceAttributes: k8s.V1ResourceAttributes = perm.clusterScoped
     ? { verb: perm.verb, group: perm.group, resource: perm.resource, name: namespace }
-    : { verb: perm.verb, group: perm.group, resource: perm.resource, namespace, ...(perm.subresource ? { subresource: perm.subresource } : {}) }
-  const call = api.createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } })
+    : {
+        verb: perm.verb,
+        group: perm.group,
+        resource: perm.resource,
+        namespace,
+        ...(perm.subresource ? { subresource: perm.subresource } : {}),
+      }
+  const call = api.createSelfSubjectAccessReview({
+    body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } },
+  })
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`SelfSubjectAccessReview: no answer within ${timeoutMs} ms (aborted due to timeout)`)), timeoutMs)
+    timer = setTimeout(
+      () => reject(new Error(`SelfSubjectAccessReview: no answer within ${timeoutMs} ms (aborted due to timeout)`)),
+      timeoutMs,
+    )
   })
   try {
     const r = await Promise.race([call, deadline])
@@ -68,7 +80,11 @@ async function reviewOne(api: k8s.AuthorizationV1Api, perm: KubePermission, name
 }
 
 /** a token for each scope, once per scope (a failure names the scope and what to do, never a token) */
-async function checkScopes(scopes: { service: AzureService; scope: string }[], o: CheckOptions, timeoutMs: number): Promise<Map<string, AzureScopeCheck>> {
+async function checkScopes(
+  scopes: { service: AzureService; scope: string }[],
+  o: CheckOptions,
+  timeoutMs: number,
+): Promise<Map<string, AzureScopeCheck>> {
   const out = new Map<string, AzureScopeCheck>()
   await Promise.all(
     [...new Map(scopes.map((s) => [s.scope, s])).values()].map(async (s) => {
@@ -100,15 +116,26 @@ export async function checkPermissions(profile: TargetProfile, gateIds: string[]
   const api = kc.makeApiClient(k8s.AuthorizationV1Api)
   const allowed = new Map<string, boolean>()
   try {
-    await Promise.all([...unique].map(async ([key, perm]) => allowed.set(key, await reviewOne(api, perm, namespace, profile.kube.requestTimeoutMs))))
+    await Promise.all(
+      [...unique].map(async ([key, perm]) => allowed.set(key, await reviewOne(api, perm, namespace, profile.kube.requestTimeoutMs))),
+    )
   } catch (e) {
     const c = classifyKubeError(e, { server, what: 'SelfSubjectAccessReview', verb: 'create', resource: 'selfsubjectaccessreviews' })
     return { server, namespace, gates: ids.map((gate) => ({ gate, missing: [], azure: [] })), error: c.message }
   }
-  const scopes = o.azure === false ? new Map<string, AzureScopeCheck>() : await checkScopes(ids.flatMap((g) => azureScopesOf(g, profile)), o, profile.monitoring.timeoutMs)
+  const scopes =
+    o.azure === false
+      ? new Map<string, AzureScopeCheck>()
+      : await checkScopes(
+          ids.flatMap((g) => azureScopesOf(g, profile)),
+          o,
+          profile.monitoring.timeoutMs,
+        )
   const gates = ids.map((gate) => ({
     gate,
-    missing: (perGate.get(gate) ?? []).filter((x) => !allowed.get(permissionKey(x))).map((x) => ({ ...x, ...(x.clusterScoped ? { name: namespace } : { namespace }) })),
+    missing: (perGate.get(gate) ?? [])
+      .filter((x) => !allowed.get(permissionKey(x)))
+      .map((x) => ({ ...x, ...(x.clusterScoped ? { name: namespace } : { namespace }) })),
     azure: azureScopesOf(gate, profile).map((s) => scopes.get(s.scope) ?? { ...s, ok: true, message: 'not checked' }),
   }))
   return { server, namespace, gates }
@@ -126,7 +153,17 @@ export function roleRulesYaml(missing: MissingPermission[]): string {
     rules.set(key, r)
   }
   return [...rules.values()]
-    .map((r) => [`- apiGroups: ["${r.group}"]`, `  resources: ["${r.resource}"]`, ...(r.names ? [`  resourceNames: ["${r.names}"]`] : []), `  verbs: [${[...r.verbs].sort().map((v) => `"${v}"`).join(', ')}]`].join('\n'))
+    .map((r) =>
+      [
+        `- apiGroups: ["${r.group}"]`,
+        `  resources: ["${r.resource}"]`,
+        ...(r.names ? [`  resourceNames: ["${r.names}"]`] : []),
+        `  verbs: [${[...r.verbs]
+          .sort()
+          .map((v) => `"${v}"`)
+          .join(', ')}]`,
+      ].join('\n'),
+    )
     .join('\n')
 }
 
@@ -140,17 +177,37 @@ export function formatDoctorReport(r: PermissionReport): string {
   const lines = [`closeout doctor: ${r.server}, namespace ${r.namespace}`]
   if (r.error) return [...lines, `  could not check: ${r.error}`].join('\n')
   for (const g of r.gates) {
-    const problems = [...g.missing.map((m) => `missing ${m.verb} on ${m.subresource ? `${m.resource}/${m.subresource}` : m.resource}${m.group ? `.${m.group}` : ''}${m.clusterScoped ? ` "${m.name}" (cluster scope)` : ''}`), ...g.azure.filter((a) => !a.ok).map((a) => `no token for ${a.scope}: ${a.message}`)]
+    const problems = [
+      ...g.missing.map(
+        (m) =>
+          `missing ${m.verb} on ${m.subresource ? `${m.resource}/${m.subresource}` : m.resource}${m.group ? `.${m.group}` : ''}${m.clusterScoped ? ` "${m.name}" (cluster scope)` : ''}`,
+      ),
+      ...g.azure.filter((a) => !a.ok).map((a) => `no token for ${a.scope}: ${a.message}`),
+    ]
     lines.push(`  ${problems.length ? 'BLOCKED' : 'OK     '} ${g.gate}${problems.length ? `: ${problems.join('; ')}` : ''}`)
   }
   const missing = r.gates.flatMap((g) => g.missing)
   const unique = [...new Map(missing.map((m) => [permissionKey(m), m])).values()]
   const namespaced = unique.filter((m) => !m.clusterScoped)
   const cluster = unique.filter((m) => m.clusterScoped)
-  if (namespaced.length) lines.push('', `Add to the Role's rules in namespace ${r.namespace} (deploy/k8s/role.yaml, closeout-runner):`, indent(roleRulesYaml(namespaced)))
-  if (cluster.length) lines.push('', 'Add to the ClusterRole bound to the runner (deploy/k8s/clusterrole-namespace-reader.yaml):', indent(roleRulesYaml(cluster)))
+  if (namespaced.length)
+    lines.push(
+      '',
+      `Add to the Role's rules in namespace ${r.namespace} (deploy/k8s/role.yaml, closeout-runner):`,
+      indent(roleRulesYaml(namespaced)),
+    )
+  if (cluster.length)
+    lines.push(
+      '',
+      'Add to the ClusterRole bound to the runner (deploy/k8s/clusterrole-namespace-reader.yaml):',
+      indent(roleRulesYaml(cluster)),
+    )
   const azure = r.gates.flatMap((g) => g.azure.filter((a) => !a.ok))
-  if (azure.length) lines.push('', 'Azure: sign the runner in (az login, workload identity or a managed identity for DefaultAzureCredential) with access to the scopes above.')
+  if (azure.length)
+    lines.push(
+      '',
+      'Azure: sign the runner in (az login, workload identity or a managed identity for DefaultAzureCredential) with access to the scopes above.',
+    )
   if (!unique.length && !azure.length) lines.push('', 'Every selected gate has what it needs.')
   return lines.join('\n')
 }

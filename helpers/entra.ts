@@ -8,11 +8,16 @@ import { DeadlineError, withDeadline } from './transport.ts'
 
 export async function getEntraToken(scope: string, opts: { credential?: TokenCredential; timeoutMs: number }): Promise<string> {
   try {
-    const t = await withDeadline(opts.timeoutMs, (abortSignal) => (opts.credential ?? new DefaultAzureCredential()).getToken(scope, { abortSignal }))
+    const t = await withDeadline(opts.timeoutMs, (abortSignal) =>
+      (opts.credential ?? new DefaultAzureCredential()).getToken(scope, { abortSignal }),
+    )
     if (!t?.token) throw new Error('no token returned')
     return t.token
   } catch (err) {
-    const msg = err instanceof DeadlineError ? `no token within ${opts.timeoutMs} ms` : ((err as Error)?.message ?? String(err)).split('\n')[0]
-    throw new Error(`no Entra ID token for ${scope} (${msg}) — run az login, or configure workload identity / a managed identity for DefaultAzureCredential, and rerun`)
+    const msg =
+      err instanceof DeadlineError ? `no token within ${opts.timeoutMs} ms` : ((err as Error)?.message ?? String(err)).split('\n')[0]
+    throw new Error(
+      `no Entra ID token for ${scope} (${msg}) — run az login, or configure workload identity / a managed identity for DefaultAzureCredential, and rerun`,
+    )
   }
 }

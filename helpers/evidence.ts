@@ -3,10 +3,10 @@
 // becomes a block in the gate's bundle file (the seeds' 0N_*.log), a line in the bundle's
 // evidence.jsonl and an Allure step. Side files go through attach() only (redacted).
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs'
-import { dirname, join, basename } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import * as allure from 'allure-js-commons'
-import { Redactor, capText } from './redact.ts'
 import type { CallInfo, CallObserver } from './access.ts'
+import { capText, type Redactor } from './redact.ts'
 
 export type StepResult = 'pass' | 'fail' | 'info' | 'error' | 'skipped'
 
@@ -170,7 +170,8 @@ export class GateEvidence {
    * legacy ApiClient of helpers/http.ts until it reports through a CallObserver). */
   async record(input: EvidenceRecord): Promise<EvidenceRecord> {
     const r = this.opts.redactor
-    const cap = (s: string | undefined, keep: 'head' | 'tail' = 'head') => (s === undefined ? undefined : capText(r.redact(s), this.excerpt, keep))
+    const cap = (s: string | undefined, keep: 'head' | 'tail' = 'head') =>
+      s === undefined ? undefined : capText(r.redact(s), this.excerpt, keep)
     const rec: EvidenceRecord = {
       ...input,
       step: r.redact(input.step),
@@ -202,7 +203,11 @@ function formatRecord(rec: EvidenceRecord, owner: string): string {
   if (rec.httpStatus !== undefined) lines.push(`http_status: ${rec.httpStatus}`)
   lines.push(`owner: ${owner}`, `result: ${rec.result}`)
   for (const [k, v] of Object.entries(rec.details ?? {})) {
-    lines.push(typeof v === 'string' && !v.includes('\n') ? `${k}: ${v}` : `${k}: |\n${indent(typeof v === 'string' ? v : JSON.stringify(v, null, 2))}`)
+    lines.push(
+      typeof v === 'string' && !v.includes('\n')
+        ? `${k}: ${v}`
+        : `${k}: |\n${indent(typeof v === 'string' ? v : JSON.stringify(v, null, 2))}`,
+    )
   }
   if (rec.stdout) lines.push(`stdout: |\n${indent(rec.stdout)}`)
   if (rec.stderr) lines.push(`stderr: |\n${indent(rec.stderr)}`)
@@ -222,7 +227,8 @@ async function toAllure(rec: EvidenceRecord): Promise<void> {
       if (rec.stdout) await allure.attachment('stdout', rec.stdout, 'text/plain')
       if (rec.stderr) await allure.attachment('stderr', rec.stderr, 'text/plain')
       if (rec.body) await allure.attachment('body excerpt', rec.body, 'text/plain')
-      if (rec.details && Object.keys(rec.details).length) await allure.attachment('details', JSON.stringify(rec.details, null, 2), 'application/json')
+      if (rec.details && Object.keys(rec.details).length)
+        await allure.attachment('details', JSON.stringify(rec.details, null, 2), 'application/json')
       if (rec.result === 'fail' || rec.result === 'error') throw failed
     })
   } catch (err) {

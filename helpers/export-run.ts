@@ -2,8 +2,9 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT is set, the decision card when --notify URL (or CLOSEOUT_NOTIFY_URL)
 // is given. Never throws and never changes the decision or the exit code: a failed export is a
 // printed line, because the verdict must not depend on a chat service or a collector.
+
+import { type NotifySummary, notify } from './notify.ts'
 import { exportOtel, type OtelSummary } from './otel.ts'
-import { notify, type NotifySummary } from './notify.ts'
 
 export interface ExportOptions {
   notifyUrl?: string

@@ -3,12 +3,12 @@
 // <properties> and on Allure's first page, and append the runbook coverage and "since the last GO"
 // to reports/latest/summary.md. Synchronous and local; the network exports (OTLP, webhook) are
 // exportRun() in helpers/otel.ts / helpers/notify.ts, awaited by the CLI after the run.
-import { existsSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
-import { describeRunbookRevision, SigningKeyError, writeAttestation, type AttestSummary } from './attest.ts'
-import { injectJunitProperties, writeAllureDecision, writeCtrf, type ReportSummary } from './ctrf.ts'
+import { type AttestSummary, describeRunbookRevision, SigningKeyError, writeAttestation } from './attest.ts'
+import { type CompareSummary, sinceLastGo } from './compare.ts'
+import { injectJunitProperties, type ReportSummary, writeAllureDecision, writeCtrf } from './ctrf.ts'
 import { coverageTable } from './runbook-steps.ts'
-import { sinceLastGo, type CompareSummary } from './compare.ts'
 
 export type ExtrasSummary = AttestSummary & ReportSummary & CompareSummary & { bundles: Record<string, string> }
 
@@ -38,7 +38,11 @@ export function finalizeExtras(s: ExtrasSummary, o: ExtrasOptions): { written: s
   const profileFile = o.profileFile ? (isAbsolute(o.profileFile) ? o.profileFile : resolve(o.root, o.profileFile)) : undefined
   const revision = describeRunbookRevision(o.root)
   for (const dir of Object.values(s.bundles)) {
-    attempt(`attestation of ${dir}`, () => (existsSync(join(dir, 'MANIFEST.sha256')) ? writeAttestation(dir, s, { profileFile, profileLabel: o.profileFile, runbookRevision: revision }) : []))
+    attempt(`attestation of ${dir}`, () =>
+      existsSync(join(dir, 'MANIFEST.sha256'))
+        ? writeAttestation(dir, s, { profileFile, profileLabel: o.profileFile, runbookRevision: revision })
+        : [],
+    )
   }
   attempt('CTRF report', () => [writeCtrf(s, join(o.reports, 'ctrf.json'))])
   attempt('Allure decision', () => writeAllureDecision(s, join(o.reports, 'allure-results')))

@@ -17,7 +17,13 @@ export interface KubePermission {
   clusterScoped?: boolean
 }
 
-const p = (verb: string, group: string, resource: string, subresource?: string, clusterScoped?: boolean): KubePermission => ({ verb, group, resource, ...(subresource ? { subresource } : {}), ...(clusterScoped ? { clusterScoped } : {}) })
+const p = (verb: string, group: string, resource: string, subresource?: string, clusterScoped?: boolean): KubePermission => ({
+  verb,
+  group,
+  resource,
+  ...(subresource ? { subresource } : {}),
+  ...(clusterScoped ? { clusterScoped } : {}),
+})
 
 /** the verbs each helpers/kube.ts call costs */
 export const KUBE_CALLS = {
@@ -33,8 +39,18 @@ export const KUBE_CALLS = {
   /** exec into a Ready pod of a deployment: its selector, the pods, then the WebSocket upgrade (get + create since 1.31) */
   execInDeployment: [p('get', 'apps', 'deployments'), p('list', '', 'pods'), p('get', '', 'pods', 'exec'), p('create', '', 'pods', 'exec')],
   /** port-forward to a service's or a deployment's Ready pod */
-  portForwardService: [p('get', '', 'services'), p('list', '', 'pods'), p('get', '', 'pods', 'portforward'), p('create', '', 'pods', 'portforward')],
-  portForwardDeployment: [p('get', 'apps', 'deployments'), p('list', '', 'pods'), p('get', '', 'pods', 'portforward'), p('create', '', 'pods', 'portforward')],
+  portForwardService: [
+    p('get', '', 'services'),
+    p('list', '', 'pods'),
+    p('get', '', 'pods', 'portforward'),
+    p('create', '', 'pods', 'portforward'),
+  ],
+  portForwardDeployment: [
+    p('get', 'apps', 'deployments'),
+    p('list', '', 'pods'),
+    p('get', '', 'pods', 'portforward'),
+    p('create', '', 'pods', 'portforward'),
+  ],
   /** consumer-rollout's mutations (only with --allow-mutations): set image, bootstrap */
   setContainerImage: [p('patch', 'apps', 'deployments')],
   createDeployment: [p('create', 'apps', 'deployments')],
@@ -55,7 +71,11 @@ export interface GateNeeds {
 
 export const GATE_NEEDS: Record<string, GateNeeds> = {
   baseline: { kube: ['readNamespace', 'readDeployment', 'readService', 'listPods', 'listEvents'] },
-  'consumer-rollout': { kube: ['readDeployment', 'waitForRollout'], azure: ['registry'], mutations: ['setContainerImage', 'createDeployment'] },
+  'consumer-rollout': {
+    kube: ['readDeployment', 'waitForRollout'],
+    azure: ['registry'],
+    mutations: ['setContainerImage', 'createDeployment'],
+  },
   'consumer-db': { kube: ['execInDeployment', 'podLogs'] },
   'consumer-eventhubs': { kube: ['execInDeployment', 'podLogs'] },
   'smoke-404': { kube: [], api: true },
@@ -79,7 +99,11 @@ export const GATE_NEEDS: Record<string, GateNeeds> = {
 export function kubePermissionsOf(gateId: string, profile: TargetProfile, o: { allowMutations?: boolean } = {}): KubePermission[] {
   const needs = GATE_NEEDS[gateId]
   if (!needs) return []
-  const calls = [...needs.kube, ...(needs.api && profile.api.access !== 'direct' ? (['portForwardService'] as const) : []), ...(o.allowMutations ? (needs.mutations ?? []) : [])]
+  const calls = [
+    ...needs.kube,
+    ...(needs.api && profile.api.access !== 'direct' ? (['portForwardService'] as const) : []),
+    ...(o.allowMutations ? (needs.mutations ?? []) : []),
+  ]
   const seen = new Map<string, KubePermission>()
   for (const perm of calls.flatMap((c) => KUBE_CALLS[c])) seen.set(permissionKey(perm), perm)
   return [...seen.values()]
@@ -94,8 +118,10 @@ export function permissionKey(x: KubePermission): string {
 export function azureScopesOf(gateId: string, profile: TargetProfile): { service: AzureService; scope: string }[] {
   const out: { service: AzureService; scope: string }[] = []
   for (const s of GATE_NEEDS[gateId]?.azure ?? []) {
-    if (s === 'log-analytics' && profile.monitoring.source === 'azure-monitor' && profile.monitoring.azureMonitor?.credential === 'default') out.push({ service: s, scope: 'https://api.loganalytics.io/.default' })
-    if (s === 'registry' && profile.consumer.registry?.kind === 'acr' && profile.consumer.registry.credential === 'default') out.push({ service: s, scope: 'https://containerregistry.azure.net/.default' })
+    if (s === 'log-analytics' && profile.monitoring.source === 'azure-monitor' && profile.monitoring.azureMonitor?.credential === 'default')
+      out.push({ service: s, scope: 'https://api.loganalytics.io/.default' })
+    if (s === 'registry' && profile.consumer.registry?.kind === 'acr' && profile.consumer.registry.credential === 'default')
+      out.push({ service: s, scope: 'https://containerregistry.azure.net/.default' })
     if (s === 'arm' && profile.aks?.credential === 'default') out.push({ service: s, scope: 'https://management.azure.com/.default' })
   }
   return out

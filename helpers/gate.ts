@@ -1,13 +1,13 @@
 // gate(): one runbook check = one vitest test with its tags, its needs, its stop rule, its
 // classification and its evidence file. Chainsaw's shape: the body is `try`, the diagnostics fixture
 // is `catch`, the gate fixture's teardown (footer, persisted result) is `finally`.
-import { GateFailure, isBlockingClassification, type Classification } from './classification.ts'
-import type { GateDef } from './gate-def.ts'
-import { makeGateTest, type GateContext } from './harness.ts'
+import { type Classification, GateFailure, isBlockingClassification } from './classification.ts'
 import { classifyError } from './fixtures/classify.ts'
-import { precondition, stoppedBy, DEFAULT_GATE_TIMEOUT_MS, DIAGNOSTICS_BUDGET_MS, type GateRun } from './fixtures/gate-run.ts'
+import { DEFAULT_GATE_TIMEOUT_MS, DIAGNOSTICS_BUDGET_MS, type GateRun, precondition, stoppedBy } from './fixtures/gate-run.ts'
 import type { WorkerRun } from './fixtures/run.ts'
+import type { GateDef } from './gate-def.ts'
 import type { KubeClient } from './harness.ts'
+import { type GateContext, makeGateTest } from './harness.ts'
 
 export type { GateDef }
 export type GateBody = (ctx: GateContext) => Promise<void>
@@ -40,7 +40,16 @@ function gateTest(): ReturnType<typeof makeGateTest> {
 async function withDeadline(p: Promise<void>, ms: number, def: GateDef): Promise<void> {
   let t: NodeJS.Timeout | undefined
   const timer = new Promise<never>((_, rej) => {
-    t = setTimeout(() => rej(new GateFailure(`gate ${def.id} did not finish within its deadline of ${Math.round(ms / 1000)} s; see its last step in ${def.evidence}`, 'ENVIRONMENT_BLOCKED')), ms)
+    t = setTimeout(
+      () =>
+        rej(
+          new GateFailure(
+            `gate ${def.id} did not finish within its deadline of ${Math.round(ms / 1000)} s; see its last step in ${def.evidence}`,
+            'ENVIRONMENT_BLOCKED',
+          ),
+        ),
+      ms,
+    )
   })
   try {
     await Promise.race([p, timer])
@@ -59,12 +68,35 @@ export function gate(def: GateDef, body: GateBody): void {
   const timeout = (def.timeoutMs ?? DEFAULT_GATE_TIMEOUT_MS) + DIAGNOSTICS_BUDGET_MS + 10_000
   // every tool is destructured here (vitest sets up the fixtures a test function names); each is a
   // cheap view, and the clients behind them are made on first use
-  gateTest()(`${def.id}: ${def.title}`, { tags, timeout, meta: { closeoutGate: def } }, async ({ gateRun, workerRun, kubeClient, skip, target, run, evidence, kube, exec, api, monitor, registry, arm, values, mutate }) => {
-    await runGate(gateRun, workerRun, kubeClient, skip, body, { target, run, evidence, kube, exec, api, monitor, registry, arm, values, mutate })
-  })
+  gateTest()(
+    `${def.id}: ${def.title}`,
+    { tags, timeout, meta: { closeoutGate: def } },
+    async ({ gateRun, workerRun, kubeClient, skip, target, run, evidence, kube, exec, api, monitor, registry, arm, values, mutate }) => {
+      await runGate(gateRun, workerRun, kubeClient, skip, body, {
+        target,
+        run,
+        evidence,
+        kube,
+        exec,
+        api,
+        monitor,
+        registry,
+        arm,
+        values,
+        mutate,
+      })
+    },
+  )
 }
 
-async function runGate(g: GateRun, w: WorkerRun, kubeClient: KubeClient, skip: (note?: string) => never, body: GateBody, ctx: GateContext): Promise<void> {
+async function runGate(
+  g: GateRun,
+  w: WorkerRun,
+  kubeClient: KubeClient,
+  skip: (note?: string) => never,
+  body: GateBody,
+  ctx: GateContext,
+): Promise<void> {
   const def = g.def
   const pre = precondition(def, w)
   if (pre) {
@@ -79,10 +111,15 @@ async function runGate(g: GateRun, w: WorkerRun, kubeClient: KubeClient, skip: (
   const advisory = (verdict: string) => `advisory (--keep-going after ${stop}; does not count): ${verdict}`
   try {
     await withDeadline(body(ctx), def.timeoutMs ?? DEFAULT_GATE_TIMEOUT_MS, def)
-    g.outcome = stop ? { status: 'advisory', classification: null, reason: advisory('passed'), diagnose: false } : { status: 'passed', classification: null, reason: null, diagnose: false }
+    g.outcome = stop
+      ? { status: 'advisory', classification: null, reason: advisory('passed'), diagnose: false }
+      : { status: 'passed', classification: null, reason: null, diagnose: false }
   } catch (err) {
     const k = kubeClient.made
-    const c = classifyError(err, def.classification, { localTarget: w.profile.name.startsWith('local'), kube: k ? { server: k.server, contextName: k.contextName } : undefined })
+    const c = classifyError(err, def.classification, {
+      localTarget: w.profile.name.startsWith('local'),
+      kube: k ? { server: k.server, contextName: k.contextName } : undefined,
+    })
     const status = isBlockingClassification(c.classification) ? 'blocked' : 'failed'
     const reason = w.redactor.redact(c.message)
     if (stop) {

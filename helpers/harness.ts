@@ -3,25 +3,24 @@
 // test-scoped fixture per tool a gate body destructures, each a recorded view bound to the gate's
 // evidence. `diagnostics` is an auto fixture that runs after a body that did not pass.
 import { test as base } from 'vitest'
-import type { TargetProfile } from './profile.ts'
 import type { GateEvidence } from './evidence.ts'
-import { Kube, loadKubeConfig, type PortForwardHandle } from './kube.ts'
-import { loadWorkerRun, type RunContext, type WorkerRun } from './fixtures/run.ts'
-import { startGate, finishGate, type GateRun } from './fixtures/gate-run.ts'
-import { createKubeReads, type KubeReads } from './fixtures/kube-reads.ts'
-import { createExec, type ExecTool } from './fixtures/exec.ts'
-import { createApi, type ApiEndpoint, type ApiTool } from './fixtures/api.ts'
-import { createMonitor, type MonitorTool } from './fixtures/monitor.ts'
-import { createRegistry, type RegistryTool } from './fixtures/registry.ts'
-import { createArm, type ArmTool } from './fixtures/arm.ts'
-import { createMutate, type Mutate } from './fixtures/mutate.ts'
+import { type ApiEndpoint, type ApiTool, createApi } from './fixtures/api.ts'
+import { type ArmTool, createArm } from './fixtures/arm.ts'
 import { collectDiagnostics } from './fixtures/diagnostics.ts'
+import { createExec, type ExecTool } from './fixtures/exec.ts'
+import { DIAGNOSTICS_BUDGET_MS, finishGate, type GateRun, startGate } from './fixtures/gate-run.ts'
+import { createKubeReads, type KubeReads } from './fixtures/kube-reads.ts'
+import { createMonitor, type MonitorTool } from './fixtures/monitor.ts'
+import { createMutate, type Mutate } from './fixtures/mutate.ts'
+import { createRegistry, type RegistryTool } from './fixtures/registry.ts'
+import { loadWorkerRun, type RunContext, type WorkerRun } from './fixtures/run.ts'
 import { RunValues } from './fixtures/values.ts'
-import { DIAGNOSTICS_BUDGET_MS } from './fixtures/gate-run.ts'
 import type { GateDef } from './gate-def.ts'
+import { Kube, loadKubeConfig, type PortForwardHandle } from './kube.ts'
+import type { TargetProfile } from './profile.ts'
 
-export { RunValues }
 export type { RunContext }
+export { RunValues }
 
 declare module 'vitest' {
   interface TaskMeta {
@@ -69,7 +68,10 @@ function makeKubeClient(p: TargetProfile): KubeClient {
   let kube: Kube | undefined
   return {
     get() {
-      kube ??= new Kube(loadKubeConfig({ kubeconfig: p.kube.kubeconfig, context: p.kube.context }), { namespace: p.kube.namespace, timeoutMs: p.kube.requestTimeoutMs })
+      kube ??= new Kube(loadKubeConfig({ kubeconfig: p.kube.kubeconfig, context: p.kube.context }), {
+        namespace: p.kube.namespace,
+        timeoutMs: p.kube.requestTimeoutMs,
+      })
       return kube
     },
     get made() {
@@ -130,29 +132,69 @@ export function makeGateTest() {
         if (!gateRun.outcome?.diagnose) return
         const budgetMs = Math.min(DIAGNOSTICS_BUDGET_MS, Math.max(0, gateRun.deadline - Date.now()))
         const p = workerRun.profile.kube
-        await collectDiagnostics({ kube: () => kubeClient.get(), evidence: gateRun.evidence, namespace: p.namespace, touched: gateRun.touched, tailLines: p.diagnosticsTailLines, budgetMs }).catch((err: unknown) =>
-          gateRun.evidence.write(`diagnostics: could not be collected: ${(err as Error)?.message ?? String(err)}`),
-        )
+        await collectDiagnostics({
+          kube: () => kubeClient.get(),
+          evidence: gateRun.evidence,
+          namespace: p.namespace,
+          touched: gateRun.touched,
+          tailLines: p.diagnosticsTailLines,
+          budgetMs,
+        }).catch((err: unknown) => gateRun.evidence.write(`diagnostics: could not be collected: ${(err as Error)?.message ?? String(err)}`))
       },
       { auto: true },
     ],
     target: async ({ workerRun }, use) => use(workerRun.profile),
     run: async ({ workerRun, gateRun }, use) => {
       const i = workerRun.info
-      await use({ runId: i.runId, invocation: i.invocations, allowMutations: i.allowMutations, allowDisruption: i.allowDisruption, keepGoing: Boolean(i.keepGoing), startedAt: i.startedAt, suite: gateRun.def.suite, gate: gateRun.def.id })
+      await use({
+        runId: i.runId,
+        invocation: i.invocations,
+        allowMutations: i.allowMutations,
+        allowDisruption: i.allowDisruption,
+        keepGoing: Boolean(i.keepGoing),
+        startedAt: i.startedAt,
+        suite: gateRun.def.suite,
+        gate: gateRun.def.id,
+      })
     },
     evidence: async ({ gateRun }, use) => use(gateRun.evidence),
     kube: async ({ gateRun, kubeClient, workerRun }, use) =>
-      use(createKubeReads({ kube: () => kubeClient.get(), evidence: gateRun.evidence, namespace: workerRun.profile.kube.namespace, touched: gateRun.touched, forwards: gateRun.forwards })),
+      use(
+        createKubeReads({
+          kube: () => kubeClient.get(),
+          evidence: gateRun.evidence,
+          namespace: workerRun.profile.kube.namespace,
+          touched: gateRun.touched,
+          forwards: gateRun.forwards,
+        }),
+      ),
     // function-valued fixtures get no contextual type from vitest's Fixture<>: annotated here
     exec: async ({ gateRun, kubeClient, workerRun }: ToolDeps, use: (v: ExecTool) => Promise<void>) =>
-      use(createExec({ kube: () => kubeClient.get(), evidence: gateRun.evidence, namespace: workerRun.profile.kube.namespace, defaultTimeoutMs: workerRun.profile.kube.execTimeoutMs, touched: gateRun.touched })),
-    api: async ({ gateRun, apiEndpoint, workerRun }, use) => use(createApi({ endpoint: apiEndpoint, evidence: gateRun.evidence, timeoutMs: workerRun.profile.api.timeoutMs })),
-    monitor: async ({ gateRun, workerRun }: ToolDeps, use: (v: MonitorTool) => Promise<void>) => use(createMonitor({ profile: workerRun.profile, evidence: gateRun.evidence })),
+      use(
+        createExec({
+          kube: () => kubeClient.get(),
+          evidence: gateRun.evidence,
+          namespace: workerRun.profile.kube.namespace,
+          defaultTimeoutMs: workerRun.profile.kube.execTimeoutMs,
+          touched: gateRun.touched,
+        }),
+      ),
+    api: async ({ gateRun, apiEndpoint, workerRun }, use) =>
+      use(createApi({ endpoint: apiEndpoint, evidence: gateRun.evidence, timeoutMs: workerRun.profile.api.timeoutMs })),
+    monitor: async ({ gateRun, workerRun }: ToolDeps, use: (v: MonitorTool) => Promise<void>) =>
+      use(createMonitor({ profile: workerRun.profile, evidence: gateRun.evidence })),
     registry: async ({ gateRun, workerRun }, use) => use(createRegistry({ profile: workerRun.profile, evidence: gateRun.evidence })),
     arm: async ({ gateRun, workerRun }, use) => use(createArm({ profile: workerRun.profile, evidence: gateRun.evidence })),
     values: async ({ workerRun }, use) => use(new RunValues(workerRun.runId)),
     mutate: async ({ gateRun, kubeClient, workerRun }, use) =>
-      use(createMutate({ gate: gateRun.def, allowMutations: workerRun.info.allowMutations, kube: () => kubeClient.get(), evidence: gateRun.evidence, namespace: workerRun.profile.kube.namespace })),
+      use(
+        createMutate({
+          gate: gateRun.def,
+          allowMutations: workerRun.info.allowMutations,
+          kube: () => kubeClient.get(),
+          evidence: gateRun.evidence,
+          namespace: workerRun.profile.kube.namespace,
+        }),
+      ),
   })
 }

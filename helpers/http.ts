@@ -9,10 +9,10 @@
 //   long, non-JSON where JSON is expected): the gate's own failure (SMOKE_FAILED for the smoke gates,
 //   IDEMPOTENCY_FAILED for idempotency) — HttpResponseError, a GateFailure without a class of its own.
 import { AccessError, type CallObserver } from './access.ts'
-import { GateFailure, fixOf } from './classification.ts'
 import { parseWithTwin, sha256Hex } from './canonical.ts'
-import { isoNow, type GateEvidence } from './evidence.ts'
-import { safeUrl, send, DEFAULT_MAX_BODY_BYTES, type AccessInit, type ServiceContext, type TransportResponse } from './transport.ts'
+import { fixOf, GateFailure } from './classification.ts'
+import { type GateEvidence, isoNow } from './evidence.ts'
+import { type AccessInit, DEFAULT_MAX_BODY_BYTES, type ServiceContext, safeUrl, send, type TransportResponse } from './transport.ts'
 
 export interface HttpResult {
   url: string
@@ -47,11 +47,14 @@ export class HttpAccessError extends AccessError {
   constructor(url: string, code: string, message: string)
   constructor(urlOrInit: string | (AccessInit & { code?: string }), code?: string, message?: string) {
     const init: AccessInit & { code?: string } =
-      typeof urlOrInit === 'string' ? { kind: 'unreachable', where: urlOrInit, url: urlOrInit, message: message ?? '', fix: fixOf(message ?? ''), code } : urlOrInit
+      typeof urlOrInit === 'string'
+        ? { kind: 'unreachable', where: urlOrInit, url: urlOrInit, message: message ?? '', fix: fixOf(message ?? ''), code }
+        : urlOrInit
     super(init)
     this.name = 'HttpAccessError'
     this.url = safeUrl(init.url ?? init.where)
-    this.code = init.code ?? (init.cause as { code?: string } | undefined)?.code ?? (/no answer within/.test(init.message) ? 'TIMEOUT' : init.kind)
+    this.code =
+      init.code ?? (init.cause as { code?: string } | undefined)?.code ?? (/no answer within/.test(init.message) ? 'TIMEOUT' : init.kind)
   }
 }
 
@@ -94,7 +97,7 @@ function apiContext(url: string, via?: string, name = 'the API'): ServiceContext
 }
 
 function resultOf(r: TransportResponse, method: string): HttpResult {
-  let json: unknown = undefined
+  let json: unknown
   if (!r.truncated && (/json/.test(r.headers['content-type'] ?? '') || /^\s*[{[]/.test(r.text))) {
     try {
       json = parseWithTwin(r.text)
@@ -141,9 +144,12 @@ export async function httpRequest(url: string, opts: HttpRequestOptions): Promis
 /** Why an answer is not one the gate can judge, or undefined when it is. */
 export function answerProblem(r: HttpResult, expectJson: boolean, maxBodyBytes: number): string | undefined {
   const line = `${r.method} ${r.url}`
-  if (r.redirectStop === 'loop') return `${line} redirects in a loop (${r.redirects.join(' → ')}): the API (or a proxy in front of it) answers with a redirect instead of the resource`
-  if (r.redirectStop === 'limit') return `${line} redirected more than ${r.redirects.length - 1} times (${r.redirects.join(' → ')}): the API (or a proxy in front of it) answers with redirects instead of the resource`
-  if (r.truncated) return `${line} answered ${r.status} with a body over ${maxBodyBytes} bytes (read ${r.bytesRead}, then stopped): not the small JSON document the runbook expects; check what serves this path`
+  if (r.redirectStop === 'loop')
+    return `${line} redirects in a loop (${r.redirects.join(' → ')}): the API (or a proxy in front of it) answers with a redirect instead of the resource`
+  if (r.redirectStop === 'limit')
+    return `${line} redirected more than ${r.redirects.length - 1} times (${r.redirects.join(' → ')}): the API (or a proxy in front of it) answers with redirects instead of the resource`
+  if (r.truncated)
+    return `${line} answered ${r.status} with a body over ${maxBodyBytes} bytes (read ${r.bytesRead}, then stopped): not the small JSON document the runbook expects; check what serves this path`
   if (expectJson && r.json === undefined) {
     const type = r.headers['content-type'] || 'no content type'
     const start = r.body.replace(/\s+/g, ' ').trim().slice(0, 80)
@@ -178,7 +184,11 @@ export class ApiClient {
 
   /** GET a path; throws HttpAccessError when the API cannot be reached, HttpResponseError when its
    * answer cannot be judged (redirect loop, oversized body, non-JSON with expectJson). */
-  async get(step: string, path: string, opts: { expectStatus?: number; expectJson?: boolean; observer?: CallObserver } = {}): Promise<HttpResult> {
+  async get(
+    step: string,
+    path: string,
+    opts: { expectStatus?: number; expectJson?: boolean; observer?: CallObserver } = {},
+  ): Promise<HttpResult> {
     const base = await this.opts.baseUrl()
     const url = new URL(path, base).toString()
     const startedAt = isoNow()
@@ -187,9 +197,23 @@ export class ApiClient {
     const maxBodyBytes = this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     let r: HttpResult
     try {
-      r = await httpRequest(url, { timeoutMs: this.opts.timeoutMs, observer, maxBodyBytes, maxRedirects: this.opts.maxRedirects ?? 5, caFile: this.opts.caFile, via: this.opts.via })
+      r = await httpRequest(url, {
+        timeoutMs: this.opts.timeoutMs,
+        observer,
+        maxBodyBytes,
+        maxRedirects: this.opts.maxRedirects ?? 5,
+        caFile: this.opts.caFile,
+        via: this.opts.via,
+      })
     } catch (err) {
-      await this.evidence?.record({ ...step0, finishedAt: isoNow(), durationMs: Date.now() - Date.parse(startedAt), exitCode: null, result: 'fail', stderr: (err as Error).message })
+      await this.evidence?.record({
+        ...step0,
+        finishedAt: isoNow(),
+        durationMs: Date.now() - Date.parse(startedAt),
+        exitCode: null,
+        result: 'fail',
+        stderr: (err as Error).message,
+      })
       throw err
     }
     const problem = answerProblem(r, opts.expectJson ?? false, maxBodyBytes)

@@ -38,7 +38,17 @@ export function crashLooping(p: V1Pod): string[] {
 }
 
 /** waiting / terminated reasons that mean a container is not healthy (kubectl's STATUS column) */
-const UNHEALTHY_REASONS = new Set(['CrashLoopBackOff', 'Error', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError', 'OOMKilled'])
+const UNHEALTHY_REASONS = new Set([
+  'CrashLoopBackOff',
+  'Error',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'InvalidImageName',
+  'RunContainerError',
+  'OOMKilled',
+])
 
 /** Every unhealthy container of a pod, each as `name: reason` (CrashLoopBackOff, Error,
  * ImagePullBackOff / ErrImagePull, …, or `restarts N > limit` when `maxRestarts` is given). */
@@ -47,7 +57,8 @@ export function unhealthyContainers(p: V1Pod, opts: { maxRestarts?: number } = {
   for (const c of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
     const reason = c.state?.waiting?.reason ?? c.state?.terminated?.reason
     if (reason && UNHEALTHY_REASONS.has(reason)) out.push(`${c.name}: ${reason}`)
-    else if (opts.maxRestarts !== undefined && (c.restartCount ?? 0) > opts.maxRestarts) out.push(`${c.name}: restarts ${c.restartCount} > ${opts.maxRestarts}`)
+    else if (opts.maxRestarts !== undefined && (c.restartCount ?? 0) > opts.maxRestarts)
+      out.push(`${c.name}: restarts ${c.restartCount} > ${opts.maxRestarts}`)
   }
   return out
 }

@@ -4,31 +4,43 @@
 // transient answers (429 with Retry-After, 503, a dropped connection); every attempt is reported.
 // Failures are MonitorError, an AccessError classified MONITORING_ACCESS_BLOCKED. A partial result
 // or malformed rows are "could not check" too: rows that may be incomplete never decide a gate.
-import { LogsQueryClient, LogsQueryResultStatus, type LogsTable } from '@azure/monitor-query-logs'
-import { DefaultAzureCredential } from '@azure/identity'
+
 import type { TokenCredential } from '@azure/identity'
+import { DefaultAzureCredential } from '@azure/identity'
+import { LogsQueryClient, LogsQueryResultStatus, type LogsTable } from '@azure/monitor-query-logs'
 import { AccessError, type AccessKind, type CallObserver } from './access.ts'
 import { fixOf } from './classification.ts'
 import {
+  type AccessInit,
+  type Attempt,
   accessErrorOf,
+  DEFAULT_RETRY,
   describeNetworkError,
   describeStatus,
-  DEFAULT_RETRY,
   httpsAgentFor,
   isTransientStatus,
+  type Outcome,
+  type RetryBudget,
   retryTransient,
+  type ServiceContext,
   safeUrl,
   send,
   withDeadline,
-  type AccessInit,
-  type Attempt,
-  type Outcome,
-  type RetryBudget,
-  type ServiceContext,
 } from './transport.ts'
 
 /** The monitoring-specific detail of a failure (MonitorError.kind is the shared AccessKind). */
-export type MonitorErrorKind = 'unauthorized' | 'forbidden' | 'unreachable' | 'missing-table' | 'bad-query' | 'timeout' | 'tls' | 'rate-limited' | 'server-error' | 'partial' | 'malformed'
+export type MonitorErrorKind =
+  | 'unauthorized'
+  | 'forbidden'
+  | 'unreachable'
+  | 'missing-table'
+  | 'bad-query'
+  | 'timeout'
+  | 'tls'
+  | 'rate-limited'
+  | 'server-error'
+  | 'partial'
+  | 'malformed'
 
 const ACCESS_KIND: Record<MonitorErrorKind, AccessKind> = {
   unauthorized: 'unauthorized',
@@ -52,10 +64,23 @@ export class MonitorError extends AccessError {
   readonly attempts?: Attempt[]
   constructor(init: AccessInit & { monitorKind?: MonitorErrorKind; code?: string })
   constructor(kind: MonitorErrorKind, message: string, statusCode?: number, code?: string)
-  constructor(kindOrInit: MonitorErrorKind | (AccessInit & { monitorKind?: MonitorErrorKind; code?: string }), message?: string, statusCode?: number, code?: string) {
+  constructor(
+    kindOrInit: MonitorErrorKind | (AccessInit & { monitorKind?: MonitorErrorKind; code?: string }),
+    message?: string,
+    statusCode?: number,
+    code?: string,
+  ) {
     const init =
       typeof kindOrInit === 'string'
-        ? { kind: ACCESS_KIND[kindOrInit], monitorKind: kindOrInit, where: '', message: message ?? '', fix: fixOf(message ?? ''), statusCode, code }
+        ? {
+            kind: ACCESS_KIND[kindOrInit],
+            monitorKind: kindOrInit,
+            where: '',
+            message: message ?? '',
+            fix: fixOf(message ?? ''),
+            statusCode,
+            code,
+          }
         : kindOrInit
     super({ ...init, classification: 'MONITORING_ACCESS_BLOCKED' })
     this.name = 'MonitorError'
@@ -89,7 +114,11 @@ const describeTimespan = (t: MonitorTimespan) => ('duration' in t ? t.duration :
 const DEFAULT_LA_ENDPOINT = 'https://api.loganalytics.io/v1'
 
 function tableRows(t: LogsTable): Array<Record<string, unknown>> {
-  return t.rows.map((r) => Object.fromEntries(t.columnDescriptors.map((c, i) => [c.name ?? `col${i}`, r[i] instanceof Date ? (r[i] as Date).toISOString() : r[i]])))
+  return t.rows.map((r) =>
+    Object.fromEntries(
+      t.columnDescriptors.map((c, i) => [c.name ?? `col${i}`, r[i] instanceof Date ? (r[i] as Date).toISOString() : r[i]]),
+    ),
+  )
 }
 
 export interface AzureMonitorQuery {
@@ -130,7 +159,9 @@ function azureContext(o: AzureMonitorQuery, where: string): ServiceContext {
  * (the SDK drops a top-level abortSignal, facts §6), its own retry off (retryTransient does it). */
 function logsClient(o: AzureMonitorQuery, current: { signal?: AbortSignal }): LogsQueryClient {
   const cred: TokenCredential =
-    o.credential === 'default' ? new DefaultAzureCredential() : { getToken: async () => ({ token: (o.credential as { token: string }).token, expiresOnTimestamp: Date.now() + 3_600_000 }) }
+    o.credential === 'default'
+      ? new DefaultAzureCredential()
+      : { getToken: async () => ({ token: (o.credential as { token: string }).token, expiresOnTimestamp: Date.now() + 3_600_000 }) }
   const agent = httpsAgentFor(o.endpoint ?? DEFAULT_LA_ENDPOINT, o.caFile)
   return new LogsQueryClient(cred, {
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
@@ -151,7 +182,13 @@ function logsClient(o: AzureMonitorQuery, current: { signal?: AbortSignal }): Lo
   })
 }
 
-type SdkError = { name?: string; statusCode?: number; code?: string; message?: string; response?: { headers?: { get?(n: string): string | undefined } } }
+type SdkError = {
+  name?: string
+  statusCode?: number
+  code?: string
+  message?: string
+  response?: { headers?: { get?(n: string): string | undefined } }
+}
 
 /** The one place the Azure SDK's RestError (and its credential errors) become AccessError. */
 export function mapAzureError(err: unknown, o: Pick<AzureMonitorQuery, 'timeoutMs'>, ctx: ServiceContext, url: string): MonitorError {
@@ -160,17 +197,58 @@ export function mapAzureError(err: unknown, o: Pick<AzureMonitorQuery, 'timeoutM
   const msg = (e?.message ?? String(err)).split('\n')[0]
   const line = `POST ${safeUrl(url)}`
   const make = (monitorKind: MonitorErrorKind, what: string, fix: string, statusCode?: number) =>
-    new MonitorError({ kind: ACCESS_KIND[monitorKind], monitorKind, where: ctx.where, url, statusCode, code: e?.code, cause: err, message: `${ctx.where}: ${line}${statusCode ? ` answered ${statusCode}` : ''}: ${what} — ${fix}`, fix })
+    new MonitorError({
+      kind: ACCESS_KIND[monitorKind],
+      monitorKind,
+      where: ctx.where,
+      url,
+      statusCode,
+      code: e?.code,
+      cause: err,
+      message: `${ctx.where}: ${line}${statusCode ? ` answered ${statusCode}` : ''}: ${what} — ${fix}`,
+      fix,
+    })
   const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined
-  if (status === 400 && /resolve table|could not be resolved|Failed to resolve/i.test(msg)) return make('missing-table', `the AppMetrics table is not available (${e.code ?? 400}: ${msg})`, 'check that the workspace receives the consumer metrics (AppMetrics) and the table name in the query', 400)
-  if (status === 400) return make('bad-query', `the query was rejected (${e.code ?? 400}: ${msg})`, 'fix the KQL in monitoring.azureMonitor.lagQuery / freshnessQuery', 400)
+  if (status === 400 && /resolve table|could not be resolved|Failed to resolve/i.test(msg))
+    return make(
+      'missing-table',
+      `the AppMetrics table is not available (${e.code ?? 400}: ${msg})`,
+      'check that the workspace receives the consumer metrics (AppMetrics) and the table name in the query',
+      400,
+    )
+  if (status === 400)
+    return make(
+      'bad-query',
+      `the query was rejected (${e.code ?? 400}: ${msg})`,
+      'fix the KQL in monitoring.azureMonitor.lagQuery / freshnessQuery',
+      400,
+    )
   if (status !== undefined) {
-    const d = describeStatus(status, ctx) ?? { kind: 'server-error' as const, fix: 'Log Analytics answered a status closeout does not expect here; check monitoring.azureMonitor.endpoint' }
-    const detail = ({ unauthorized: 'unauthorized', forbidden: 'forbidden', 'not-found': 'missing-table', 'rate-limited': 'rate-limited' } as Record<string, MonitorErrorKind>)[d.kind] ?? 'server-error'
+    const d = describeStatus(status, ctx) ?? {
+      kind: 'server-error' as const,
+      fix: 'Log Analytics answered a status closeout does not expect here; check monitoring.azureMonitor.endpoint',
+    }
+    const detail =
+      (
+        { unauthorized: 'unauthorized', forbidden: 'forbidden', 'not-found': 'missing-table', 'rate-limited': 'rate-limited' } as Record<
+          string,
+          MonitorErrorKind
+        >
+      )[d.kind] ?? 'server-error'
     return make(detail, `${e.code ?? ''} ${msg}`.trim(), d.fix, status)
   }
-  if (/CredentialUnavailable|AuthenticationRequired|authenticate/i.test(`${e?.name} ${msg}`)) return make('unauthorized', `no Azure credential available (${msg})`, 'run az login, or configure workload identity / a managed identity for DefaultAzureCredential, and rerun')
-  if (e?.name !== 'RestError' && (err instanceof TypeError || err instanceof SyntaxError)) return make('malformed', `the answer could not be read as Log Analytics tables (${msg})`, 'check that monitoring.azureMonitor.endpoint is the Log Analytics query API, not a proxy or login page')
+  if (/CredentialUnavailable|AuthenticationRequired|authenticate/i.test(`${e?.name} ${msg}`))
+    return make(
+      'unauthorized',
+      `no Azure credential available (${msg})`,
+      'run az login, or configure workload identity / a managed identity for DefaultAzureCredential, and rerun',
+    )
+  if (e?.name !== 'RestError' && (err instanceof TypeError || err instanceof SyntaxError))
+    return make(
+      'malformed',
+      `the answer could not be read as Log Analytics tables (${msg})`,
+      'check that monitoring.azureMonitor.endpoint is the Log Analytics query API, not a proxy or login page',
+    )
   const d = describeNetworkError(err, url, ctx, o.timeoutMs)
   return make(d.kind === 'tls' ? 'tls' : /no answer within/.test(d.what) ? 'timeout' : 'unreachable', d.what, d.fix)
 }
@@ -182,8 +260,18 @@ function checkTables(tables: LogsTable[], ctx: ServiceContext, url: string): voi
     const bad = !Array.isArray(t.rows) ? -1 : t.rows.findIndex((r) => !Array.isArray(r) || r.length !== n)
     if (bad >= 0 || !Array.isArray(t.rows)) {
       const fix = 'check that monitoring.azureMonitor.endpoint is the Log Analytics query API (a proxy may rewrite the answer)'
-      const what = !Array.isArray(t.rows) ? `table ${t.name} has no rows list` : `row ${bad} of table ${t.name} does not have one cell per column (${n} columns)`
-      throw new MonitorError({ kind: 'server-error', monitorKind: 'malformed', where: ctx.where, url, statusCode: 200, message: `${ctx.where}: POST ${safeUrl(url)} answered 200 with malformed rows: ${what} — ${fix}`, fix })
+      const what = !Array.isArray(t.rows)
+        ? `table ${t.name} has no rows list`
+        : `row ${bad} of table ${t.name} does not have one cell per column (${n} columns)`
+      throw new MonitorError({
+        kind: 'server-error',
+        monitorKind: 'malformed',
+        where: ctx.where,
+        url,
+        statusCode: 200,
+        message: `${ctx.where}: POST ${safeUrl(url)} answered 200 with malformed rows: ${what} — ${fix}`,
+        fix,
+      })
     }
   }
 }
@@ -196,7 +284,13 @@ export async function queryAzureMonitor(o: AzureMonitorQuery): Promise<MonitorRe
   const current: { signal?: AbortSignal } = {}
   const client = logsClient(o, current)
   const timespan = describeTimespan(o.timespan)
-  const report = (a: Attempt) => o.observer?.({ kind: 'query', command: o.query, target: `${where}, time range ${timespan}${a.attempt > 1 || a.waitMs ? ` (attempt ${a.attempt})` : ''}`, ...(a.status !== undefined ? { status: a.status } : {}) })
+  const report = (a: Attempt) =>
+    o.observer?.({
+      kind: 'query',
+      command: o.query,
+      target: `${where}, time range ${timespan}${a.attempt > 1 || a.waitMs ? ` (attempt ${a.attempt})` : ''}`,
+      ...(a.status !== undefined ? { status: a.status } : {}),
+    })
   const t0 = performance.now()
   const ts = 'duration' in o.timespan ? { duration: o.timespan.duration } : { startTime: o.timespan.startTime, endTime: o.timespan.endTime }
   const { value: r, attempts } = await retryTransient(
@@ -210,8 +304,17 @@ export async function queryAzureMonitor(o: AzureMonitorQuery): Promise<MonitorRe
         return { ok: true, value, status: 200 }
       } catch (err) {
         const error = mapAzureError(err, o, ctx, url)
-        const transient = error.statusCode !== undefined ? isTransientStatus(error.statusCode) : /ECONNRESET|socket hang up|EPIPE/.test(String((err as SdkError)?.code ?? (err as Error)?.message))
-        return { ok: false, status: error.statusCode, transient, retryAfter: (err as SdkError)?.response?.headers?.get?.('retry-after'), error }
+        const transient =
+          error.statusCode !== undefined
+            ? isTransientStatus(error.statusCode)
+            : /ECONNRESET|socket hang up|EPIPE/.test(String((err as SdkError)?.code ?? (err as Error)?.message))
+        return {
+          ok: false,
+          status: error.statusCode,
+          transient,
+          retryAfter: (err as SdkError)?.response?.headers?.get?.('retry-after'),
+          error,
+        }
       }
     },
     report,
@@ -220,7 +323,17 @@ export async function queryAzureMonitor(o: AzureMonitorQuery): Promise<MonitorRe
   checkTables(tables ?? [], ctx, url)
   if (r.status !== LogsQueryResultStatus.Success && !o.allowPartial) {
     const fix = 'rerun later; if it persists, narrow monitoring.windowMinutes or check the workspace in the Azure portal'
-    throw new MonitorError({ kind: 'server-error', monitorKind: 'partial', where, url, statusCode: 200, code: r.partialError.code, attempts, message: `${where}: POST ${safeUrl(url)} returned a partial result (${r.partialError.code}: ${r.partialError.message}): rows may be missing, so neither lag nor freshness can be concluded — ${fix}`, fix })
+    throw new MonitorError({
+      kind: 'server-error',
+      monitorKind: 'partial',
+      where,
+      url,
+      statusCode: 200,
+      code: r.partialError.code,
+      attempts,
+      message: `${where}: POST ${safeUrl(url)} returned a partial result (${r.partialError.code}: ${r.partialError.message}): rows may be missing, so neither lag nor freshness can be concluded — ${fix}`,
+      fix,
+    })
   }
   const t = tables?.[0]
   return {
@@ -283,11 +396,13 @@ function promRows(result: unknown): Array<Record<string, unknown>> | string {
   const rows: Array<Record<string, unknown>> = []
   for (const [i, series] of result.entries()) {
     const s = series as { metric?: unknown; values?: unknown }
-    if (!s || typeof s.metric !== 'object' || !Array.isArray(s.values)) return `series ${i} has no metric labels or no values list (is it a range query answer?)`
+    if (!s || typeof s.metric !== 'object' || !Array.isArray(s.values))
+      return `series ${i} has no metric labels or no values list (is it a range query answer?)`
     for (const [j, pair] of s.values.entries()) {
       const t = Array.isArray(pair) ? pair[0] : undefined
       const v = Array.isArray(pair) ? promValue(pair[1]) : undefined
-      if (typeof t !== 'number' || !Number.isFinite(t) || v === undefined) return `sample ${j} of series ${i} is not a [time, "value"] pair (${JSON.stringify(pair)?.slice(0, 60)})`
+      if (typeof t !== 'number' || !Number.isFinite(t) || v === undefined)
+        return `sample ${j} of series ${i} is not a [time, "value"] pair (${JSON.stringify(pair)?.slice(0, 60)})`
       rows.push({ TimeGenerated: new Date(t * 1000).toISOString(), ...(s.metric as Record<string, string>), value: v })
     }
   }
@@ -313,20 +428,57 @@ export async function queryPrometheus(o: PrometheusQuery): Promise<MonitorResult
     failOn: (status) => [401, 403, 404, 429].includes(status),
   })
   const fail = (monitorKind: MonitorErrorKind, what: string, fix: string, code?: string): never => {
-    throw new MonitorError({ kind: ACCESS_KIND[monitorKind], monitorKind, where: ctx.where, url: u.toString(), statusCode: r.status, code, attempts: r.attempts, message: `${ctx.where}: GET ${safeUrl(u)} answered ${r.status}: ${what} — ${fix}`, fix })
+    throw new MonitorError({
+      kind: ACCESS_KIND[monitorKind],
+      monitorKind,
+      where: ctx.where,
+      url: u.toString(),
+      statusCode: r.status,
+      code,
+      attempts: r.attempts,
+      message: `${ctx.where}: GET ${safeUrl(u)} answered ${r.status}: ${what} — ${fix}`,
+      fix,
+    })
   }
   let j: PromBody
   try {
     j = JSON.parse(r.text) as PromBody
   } catch {
     if (r.status >= 500) throw Object.assign(accessErrorOf(req, { status: r.status, body: r.text }), { attempts: r.attempts })
-    return fail('malformed', 'a body that is not JSON', 'check that monitoring.prometheus.url is a Prometheus HTTP API (not a proxy or login page)')
+    return fail(
+      'malformed',
+      'a body that is not JSON',
+      'check that monitoring.prometheus.url is a Prometheus HTTP API (not a proxy or login page)',
+    )
   }
-  if (r.status === 400 || r.status === 422 || j.errorType === 'bad_data') return fail('bad-query', `the query was rejected (${j.error ?? r.status})`, 'fix the PromQL in monitoring.prometheus.lagQuery / freshnessQuery', j.errorType)
-  if (r.status >= 500) return fail('server-error', `${j.errorType ?? ''} ${j.error ?? ''}`.trim() || 'a server error', ctx.fixes?.['server-error'] ?? '', j.errorType)
-  if (r.status !== 200 || j.status !== 'success') return fail('malformed', `status ${JSON.stringify(j.status)} ${j.errorType ?? ''} ${j.error ?? ''}`.trim(), 'check that monitoring.prometheus.url is a Prometheus HTTP API', j.errorType)
+  if (r.status === 400 || r.status === 422 || j.errorType === 'bad_data')
+    return fail(
+      'bad-query',
+      `the query was rejected (${j.error ?? r.status})`,
+      'fix the PromQL in monitoring.prometheus.lagQuery / freshnessQuery',
+      j.errorType,
+    )
+  if (r.status >= 500)
+    return fail(
+      'server-error',
+      `${j.errorType ?? ''} ${j.error ?? ''}`.trim() || 'a server error',
+      ctx.fixes?.['server-error'] ?? '',
+      j.errorType,
+    )
+  if (r.status !== 200 || j.status !== 'success')
+    return fail(
+      'malformed',
+      `status ${JSON.stringify(j.status)} ${j.errorType ?? ''} ${j.error ?? ''}`.trim(),
+      'check that monitoring.prometheus.url is a Prometheus HTTP API',
+      j.errorType,
+    )
   const rows = promRows(j.data?.result)
-  if (typeof rows === 'string') return fail('malformed', `malformed rows: ${rows}`, 'check that monitoring.prometheus.url is a Prometheus HTTP API (a proxy may rewrite the answer)')
+  if (typeof rows === 'string')
+    return fail(
+      'malformed',
+      `malformed rows: ${rows}`,
+      'check that monitoring.prometheus.url is a Prometheus HTTP API (a proxy may rewrite the answer)',
+    )
   return {
     request: { kind: 'prometheus', url: u.origin + u.pathname, target: ctx.where, query: o.query, timespan },
     rows,

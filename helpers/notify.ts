@@ -36,13 +36,15 @@ export function detectFormat(url: string, explicit?: string): NotifyFormat {
   }
   if (host === 'hooks.slack.com') return 'slack'
   if (/\.webhook\.office\.com$|\.logic\.azure\.com$|\.powerplatform\.com$|\.powerautomate\.com$/.test(host)) return 'teams'
-  throw new NotifyError('cannot tell a Slack from a Teams webhook by the --notify URL\'s host: add --notify-format slack|teams')
+  throw new NotifyError("cannot tell a Slack from a Teams webhook by the --notify URL's host: add --notify-format slack|teams")
 }
 
 /** A link to the CI run, from the usual CI variables (GitHub Actions, Azure Pipelines, GitLab). */
 export function ciRunUrl(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID) return `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
-  if (env.SYSTEM_COLLECTIONURI && env.SYSTEM_TEAMPROJECT && env.BUILD_BUILDID) return `${env.SYSTEM_COLLECTIONURI}${encodeURIComponent(env.SYSTEM_TEAMPROJECT)}/_build/results?buildId=${env.BUILD_BUILDID}`
+  if (env.GITHUB_SERVER_URL && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID)
+    return `${env.GITHUB_SERVER_URL}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}`
+  if (env.SYSTEM_COLLECTIONURI && env.SYSTEM_TEAMPROJECT && env.BUILD_BUILDID)
+    return `${env.SYSTEM_COLLECTIONURI}${encodeURIComponent(env.SYSTEM_TEAMPROJECT)}/_build/results?buildId=${env.BUILD_BUILDID}`
   return env.CI_PIPELINE_URL || undefined
 }
 
@@ -54,7 +56,12 @@ interface Card {
 }
 
 export function decisionCard(s: NotifySummary, env: NodeJS.ProcessEnv = process.env): Card {
-  const failing = s.gates.filter((g) => !['passed', 'skipped', 'advisory'].includes(g.status)).map((g) => `${g.suite}/${g.id}: ${g.status.toUpperCase()}${g.classification ? ` ${g.classification}` : ''}${g.reason ? ` — ${g.reason.slice(0, 160)}` : ''}`)
+  const failing = s.gates
+    .filter((g) => !['passed', 'skipped', 'advisory'].includes(g.status))
+    .map(
+      (g) =>
+        `${g.suite}/${g.id}: ${g.status.toUpperCase()}${g.classification ? ` ${g.classification}` : ''}${g.reason ? ` — ${g.reason.slice(0, 160)}` : ''}`,
+    )
   const facts: [string, string][] = [
     ['Decision', s.decision],
     ['Target', s.target],
@@ -72,7 +79,10 @@ export function decisionCard(s: NotifySummary, env: NodeJS.ProcessEnv = process.
 }
 
 export function slackPayload(c: Card): object {
-  const lines = [...c.facts.map(([k, v]) => `*${k}:* ${v}`), ...(c.failing.length ? ['*Not passed:*', ...c.failing.map((f) => `• ${f}`)] : [])]
+  const lines = [
+    ...c.facts.map(([k, v]) => `*${k}:* ${v}`),
+    ...(c.failing.length ? ['*Not passed:*', ...c.failing.map((f) => `• ${f}`)] : []),
+  ]
   const links = c.links.map(([k, v]) => (/^https?:/.test(v) ? `<${v}|${k}>` : `${k}: \`${v}\``)).join('  ')
   return {
     text: c.title,
@@ -93,8 +103,15 @@ export function teamsPayload(c: Card): object {
     body: [
       { type: 'TextBlock', text: c.title, weight: 'Bolder', size: 'Large', wrap: true },
       { type: 'FactSet', facts: c.facts.map(([title, value]) => ({ title, value })) },
-      ...(c.failing.length ? [{ type: 'TextBlock', text: 'Not passed', weight: 'Bolder', wrap: true }, ...c.failing.map((f) => ({ type: 'TextBlock', text: `- ${f}`, wrap: true }))] : []),
-      ...c.links.filter(([, v]) => !/^https?:/.test(v)).map(([k, v]) => ({ type: 'TextBlock', text: `${k}: ${v}`, wrap: true, isSubtle: true })),
+      ...(c.failing.length
+        ? [
+            { type: 'TextBlock', text: 'Not passed', weight: 'Bolder', wrap: true },
+            ...c.failing.map((f) => ({ type: 'TextBlock', text: `- ${f}`, wrap: true })),
+          ]
+        : []),
+      ...c.links
+        .filter(([, v]) => !/^https?:/.test(v))
+        .map(([k, v]) => ({ type: 'TextBlock', text: `${k}: ${v}`, wrap: true, isSubtle: true })),
     ],
     actions: c.links.filter(([, v]) => /^https?:/.test(v)).map(([title, url]) => ({ type: 'Action.OpenUrl', title, url })),
   }
@@ -102,21 +119,31 @@ export function teamsPayload(c: Card): object {
 }
 
 /** Post the decision card. The URL never appears in what this throws or returns. */
-export async function notify(url: string, s: NotifySummary, opts: { format?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ format: NotifyFormat; status: number }> {
+export async function notify(
+  url: string,
+  s: NotifySummary,
+  opts: { format?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ format: NotifyFormat; status: number }> {
   const format = detectFormat(url, opts.format)
   const card = decisionCard(s, opts.env)
   const body = JSON.stringify(format === 'slack' ? slackPayload(card) : teamsPayload(card))
   const what = format === 'slack' ? 'the Slack webhook' : 'the Teams webhook'
   let res: Response
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) })
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+    })
   } catch (err) {
     // undici's messages can carry the URL: say only what kind of failure it was
     const cause = err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : 'could not connect'
     throw new NotifyError(`posting the decision to ${what} ${cause} (the URL is not shown; check it and the runner's egress)`)
   }
   await res.arrayBuffer()
-  if (!res.ok) throw new NotifyError(`${what} answered HTTP ${res.status} (the URL is not shown; check it is current and the workflow is on)`)
+  if (!res.ok)
+    throw new NotifyError(`${what} answered HTTP ${res.status} (the URL is not shown; check it is current and the workflow is on)`)
   return { format, status: res.status }
 }
 

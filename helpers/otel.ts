@@ -41,7 +41,15 @@ const STATUS_ERROR = 2
 function attrs(o: Record<string, string | number | boolean | null | undefined>): OtlpSpan['attributes'] {
   return Object.entries(o)
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([key, v]) => ({ key, value: typeof v === 'number' ? { intValue: String(Math.round(v)) } : typeof v === 'boolean' ? { boolValue: v } : { stringValue: String(v) } }))
+    .map(([key, v]) => ({
+      key,
+      value:
+        typeof v === 'number'
+          ? { intValue: String(Math.round(v)) }
+          : typeof v === 'boolean'
+            ? { boolValue: v }
+            : { stringValue: String(v) },
+    }))
 }
 
 const nanos = (iso: string | number) => `${BigInt(typeof iso === 'number' ? iso : Date.parse(iso)) * 1_000_000n}`
@@ -110,15 +118,31 @@ export function buildSpans(s: OtelSummary, env: NodeJS.ProcessEnv = process.env)
       kind: SPAN_KIND_INTERNAL,
       startTimeUnixNano: nanos(s.startedAt),
       endTimeUnixNano: nanos(s.finishedAt),
-      attributes: attrs({ 'cicd.pipeline.name': `closeout ${s.suite}`, 'cicd.pipeline.run.id': s.runId, 'cicd.pipeline.result': pipelineResult(s.decision), 'closeout.decision': s.decision, 'closeout.target': s.target, 'closeout.classifications': s.classifications.join(',') }),
-      status: s.decision === 'GO' ? { code: STATUS_OK } : { code: STATUS_ERROR, message: `${s.decision}: ${s.classifications.join(', ') || 'see the summary'}` },
+      attributes: attrs({
+        'cicd.pipeline.name': `closeout ${s.suite}`,
+        'cicd.pipeline.run.id': s.runId,
+        'cicd.pipeline.result': pipelineResult(s.decision),
+        'closeout.decision': s.decision,
+        'closeout.target': s.target,
+        'closeout.classifications': s.classifications.join(','),
+      }),
+      status:
+        s.decision === 'GO'
+          ? { code: STATUS_OK }
+          : { code: STATUS_ERROR, message: `${s.decision}: ${s.classifications.join(', ') || 'see the summary'}` },
     },
   ]
   for (const g of s.gates) spans.push(...gateSpans(g, s, steps, traceId, runSpanId))
   return spans
 }
 
-function gateSpans(g: OtelSummary['gates'][number], s: OtelSummary, steps: StepRecord[], traceId: string, parentSpanId: string): OtlpSpan[] {
+function gateSpans(
+  g: OtelSummary['gates'][number],
+  s: OtelSummary,
+  steps: StepRecord[],
+  traceId: string,
+  parentSpanId: string,
+): OtlpSpan[] {
   const mine = steps.filter((r) => r.gate === g.id && r.suite === g.suite && r.startedAt && r.finishedAt)
   const start = mine.length ? Math.min(...mine.map((r) => Date.parse(r.startedAt!))) : Date.parse(s.startedAt)
   const end = mine.length ? Math.max(...mine.map((r) => Date.parse(r.finishedAt!)), start + g.durationMs) : start + g.durationMs
@@ -143,7 +167,9 @@ function gateSpans(g: OtelSummary['gates'][number], s: OtelSummary, steps: StepR
       'closeout.classification': g.classification,
       'closeout.runbook.step': runbookStepsOf(g.suite, g.id).join('; '),
     }),
-    status: ok ? { code: STATUS_OK } : { code: STATUS_ERROR, message: `${g.classification ?? g.status}${g.reason ? `: ${g.reason.slice(0, 300)}` : ''}` },
+    status: ok
+      ? { code: STATUS_OK }
+      : { code: STATUS_ERROR, message: `${g.classification ?? g.status}${g.reason ? `: ${g.reason.slice(0, 300)}` : ''}` },
   }
   const stepSpans = mine.map(
     (r): OtlpSpan => ({
@@ -155,7 +181,14 @@ function gateSpans(g: OtelSummary['gates'][number], s: OtelSummary, steps: StepR
       startTimeUnixNano: nanos(r.startedAt!),
       endTimeUnixNano: nanos(r.finishedAt!),
       // command and target are already redacted by the evidence writer
-      attributes: attrs({ 'closeout.step.kind': r.kind, 'closeout.step.command': r.command, 'closeout.step.target': r.target, 'process.exit.code': r.exitCode, 'http.response.status_code': r.httpStatus, 'closeout.step.result': r.result }),
+      attributes: attrs({
+        'closeout.step.kind': r.kind,
+        'closeout.step.command': r.command,
+        'closeout.step.target': r.target,
+        'process.exit.code': r.exitCode,
+        'http.response.status_code': r.httpStatus,
+        'closeout.step.result': r.result,
+      }),
       status: r.result === 'fail' ? { code: STATUS_ERROR } : { code: 0 },
     }),
   )
@@ -202,17 +235,31 @@ export class OtelExportError extends Error {
 }
 
 /** Export the run's spans; undefined when no endpoint is configured. Throws OtelExportError naming the endpoint. */
-export async function exportOtel(s: OtelSummary, env: NodeJS.ProcessEnv = process.env, timeoutMs = 10_000): Promise<{ endpoint: string; spans: number } | undefined> {
+export async function exportOtel(
+  s: OtelSummary,
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 10_000,
+): Promise<{ endpoint: string; spans: number } | undefined> {
   const endpoint = tracesEndpoint(env)
   if (!endpoint) return undefined
   const spans = buildSpans(s, env)
   let res: Response
   try {
-    res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...otlpHeaders(env) }, body: JSON.stringify(otlpTracesBody(spans, env)), signal: AbortSignal.timeout(timeoutMs) })
+    res = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...otlpHeaders(env) },
+      body: JSON.stringify(otlpTracesBody(spans, env)),
+      signal: AbortSignal.timeout(timeoutMs),
+    })
   } catch (err) {
-    throw new OtelExportError(`OTLP export to ${shownEndpoint(endpoint)} failed: ${err instanceof Error ? err.message : String(err)} (is the collector up? unset OTEL_EXPORTER_OTLP_ENDPOINT to skip)`)
+    throw new OtelExportError(
+      `OTLP export to ${shownEndpoint(endpoint)} failed: ${err instanceof Error ? err.message : String(err)} (is the collector up? unset OTEL_EXPORTER_OTLP_ENDPOINT to skip)`,
+    )
   }
-  if (!res.ok) throw new OtelExportError(`OTLP export to ${shownEndpoint(endpoint)} answered HTTP ${res.status} (check the collector's OTLP/HTTP receiver and OTEL_EXPORTER_OTLP_HEADERS)`)
+  if (!res.ok)
+    throw new OtelExportError(
+      `OTLP export to ${shownEndpoint(endpoint)} answered HTTP ${res.status} (check the collector's OTLP/HTTP receiver and OTEL_EXPORTER_OTLP_HEADERS)`,
+    )
   await res.arrayBuffer()
   return { endpoint: shownEndpoint(endpoint), spans: spans.length }
 }

@@ -6,13 +6,19 @@ import { z } from 'zod'
 import { BLOCKING_CLASSIFICATIONS, CLASSIFICATIONS } from './classification.ts'
 
 /** `closeout/consumer-freshness` or `consumer-freshness` (every suite that has a gate of that id). */
-const gateRef = z.string().regex(/^(?:(closeout|rehearsal|readiness)\/)?[a-z0-9][a-z0-9-]*$/, 'must be a gate id like consumer-freshness or closeout/consumer-freshness')
+const gateRef = z
+  .string()
+  .regex(
+    /^(?:(closeout|rehearsal|readiness)\/)?[a-z0-9][a-z0-9-]*$/,
+    'must be a gate id like consumer-freshness or closeout/consumer-freshness',
+  )
 
 export const WaiverSchema = z.strictObject({
   gate: gateRef,
   /** the failure being waived; a different classification of the same gate still decides */
   classification: z.enum(CLASSIFICATIONS).refine((c) => !(BLOCKING_CLASSIFICATIONS as readonly string[]).includes(c), {
-    message: 'a "could not check" classification (ENVIRONMENT_BLOCKED, MONITORING_ACCESS_BLOCKED) cannot be waived: nothing was checked; list the gate under policy.advisory instead',
+    message:
+      'a "could not check" classification (ENVIRONMENT_BLOCKED, MONITORING_ACCESS_BLOCKED) cannot be waived: nothing was checked; list the gate under policy.advisory instead',
   }),
   reason: z.string().min(10, 'say why the release may proceed despite this failure (at least 10 characters)'),
   owner: z.string().min(1),
@@ -106,7 +112,8 @@ export function checkPolicyGates(policy: DecisionPolicy, known: Pick<PolicyGate,
   const problems: string[] = []
   const exists = (ref: string) => known.some((g) => matchesGateRef(ref, g))
   policy.waivers.forEach((w, i) => {
-    if (!exists(w.gate)) problems.push(`policy.waivers[${i}].gate: no gate "${w.gate}" in the catalogue (./closeout test --list shows the ids)`)
+    if (!exists(w.gate))
+      problems.push(`policy.waivers[${i}].gate: no gate "${w.gate}" in the catalogue (./closeout test --list shows the ids)`)
   })
   policy.advisory.forEach((ref, i) => {
     if (!exists(ref)) problems.push(`policy.advisory[${i}]: no gate "${ref}" in the catalogue (./closeout test --list shows the ids)`)
@@ -115,23 +122,29 @@ export function checkPolicyGates(policy: DecisionPolicy, known: Pick<PolicyGate,
 }
 
 /** The policy fields for summary.json (DESIGN's summary schema, extended): what was waived, expired, unused, advisory. */
-export function policySummaryFields<G extends PolicyGate>(o: PolicyOutcome<G>): { waiversInForce: Waiver[]; waiversExpired: Waiver[]; waiversUnused: Waiver[]; advisory: string[] } {
+export function policySummaryFields<G extends PolicyGate>(
+  o: PolicyOutcome<G>,
+): { waiversInForce: Waiver[]; waiversExpired: Waiver[]; waiversUnused: Waiver[]; advisory: string[] } {
   return { waiversInForce: o.waiversInForce, waiversExpired: o.waiversExpired, waiversUnused: o.waiversUnused, advisory: o.advisory }
 }
 
 /** Markdown for the summary / 99 file / report: waivers in force, expired, unused, advisory results. */
 export function policyMarkdown<G extends PolicyGate>(o: PolicyOutcome<G>): string {
   if (!o.waiversInForce.length && !o.waiversExpired.length && !o.waiversUnused.length && !o.advisory.length) return ''
-  const row = (w: Waiver) => `| ${w.gate} | ${w.classification} | ${w.ticket} | ${w.owner} | ${w.expiresAt} | ${w.reason.replace(/\|/g, '\\|')} |`
+  const row = (w: Waiver) =>
+    `| ${w.gate} | ${w.classification} | ${w.ticket} | ${w.owner} | ${w.expiresAt} | ${w.reason.replace(/\|/g, '\\|')} |`
   const head = ['| gate | classification | ticket | owner | expires_at | reason |', '|---|---|---|---|---|---|']
   const lines: string[] = []
   if (o.waiversInForce.length) lines.push('## Waivers in force', '', ...head, ...o.waiversInForce.map(row), '')
-  if (o.waiversExpired.length) lines.push('## Waivers expired (ignored: the failure decides)', '', ...head, ...o.waiversExpired.map(row), '')
+  if (o.waiversExpired.length)
+    lines.push('## Waivers expired (ignored: the failure decides)', '', ...head, ...o.waiversExpired.map(row), '')
   if (o.waiversUnused.length) lines.push('## Waivers that matched nothing (remove them)', '', ...head, ...o.waiversUnused.map(row), '')
   if (o.advisory.length) {
     lines.push('## Advisory (ran, never decide)', '', '| gate | result | classification | reason |', '|---|---|---|---|')
     for (const g of o.gates.filter((x) => x.policy?.advisory)) {
-      lines.push(`| ${g.suite}/${g.id} | ${(g.policy?.originalStatus ?? '').toUpperCase()} | ${g.classification ?? '-'} | ${(g.reason ?? '-').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`)
+      lines.push(
+        `| ${g.suite}/${g.id} | ${(g.policy?.originalStatus ?? '').toUpperCase()} | ${g.classification ?? '-'} | ${(g.reason ?? '-').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+      )
     }
     lines.push('')
   }

@@ -1,7 +1,7 @@
 // Target profiles: declarative YAML in fixtures/targets/, validated at load.
 // Unknown keys are rejected, every error names its key path, `${VAR}` / `${VAR:-default}` interpolate.
-import { readFileSync, existsSync } from 'node:fs'
-import { resolve, isAbsolute } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
@@ -16,9 +16,17 @@ export const RegistrySchema = z.strictObject({
   /** acr: Entra ID token exchanged at /oauth2/exchange + /oauth2/token; registry-v2: bearer token as is */
   kind: z.enum(['acr', 'registry-v2']),
   /** the login server, e.g. https://nscacrdevw4mlu8.azurecr.io */
-  url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
+  url: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL'),
   /** e.g. txlookup/consumer */
-  repository: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, 'must be a lower-case repository path like txlookup/consumer'),
+  repository: z
+    .string()
+    .regex(
+      /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/,
+      'must be a lower-case repository path like txlookup/consumer',
+    ),
   /** omitted / 'default' = DefaultAzureCredential (acr) or anonymous (registry-v2); a token = static
    * (acr: stands in for the Entra access token, e.g. the local double; registry-v2: the bearer token) */
   credential: z.union([z.literal('default'), z.strictObject({ token: z.string().min(1) })]).default('default'),
@@ -31,12 +39,21 @@ export type RegistryProfile = z.infer<typeof RegistrySchema>
 /** The AKS resource whose provisioningState E2-3 §3 requires to be Succeeded (`az aks show -g … -n …
  * --query provisioningState -o tsv`), read from Azure Resource Manager (managedClusters GET). */
 export const AksSchema = z.strictObject({
-  subscriptionId: z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a subscription id (a GUID like 00000000-0000-0000-0000-000000000000)'),
+  subscriptionId: z
+    .string()
+    .regex(
+      /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+      'must be a subscription id (a GUID like 00000000-0000-0000-0000-000000000000)',
+    ),
   resourceGroup: z.string().regex(/^[-\w._()]{1,90}$/, 'must be a resource group name (letters, digits, - _ . ( ), at most 90)'),
   /** the managed cluster's name (AKS_CLUSTER) */
   name: z.string().regex(/^[a-zA-Z0-9][-_a-zA-Z0-9]{0,62}$/, 'must be an AKS cluster name (letters, digits, - and _, at most 63)'),
   /** the Resource Manager endpoint (sovereign clouds, the local double) */
-  endpoint: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL').default('https://management.azure.com'),
+  endpoint: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+    .default('https://management.azure.com'),
   /** omitted / 'default' = DefaultAzureCredential for https://management.azure.com/.default; a token = static bearer (local double only) */
   credential: z.union([z.literal('default'), z.strictObject({ token: z.string().min(1) })]).default('default'),
   timeoutMs: z.number().int().positive().default(15_000),
@@ -235,7 +252,11 @@ export function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: string
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[') || '(root)'
+  const path =
+    issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+      .join('.')
+      .replace(/\.\[/g, '[') || '(root)'
   if (issue.code === 'unrecognized_keys') {
     return `${path === '(root)' ? '' : path + ': '}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; allowed keys are listed in fixtures/targets/README.md)`
   }
@@ -298,7 +319,5 @@ export function profileSecrets(profile: TargetProfile, env: NodeJS.ProcessEnv = 
 
 /** Substitute {placeholders} in each argv element (no shell: values never need quoting). */
 export function fillCommand(command: readonly string[], values: Record<string, string>): string[] {
-  return command.map((part) =>
-    part.replace(/\{([A-Za-z]+)\}/g, (m, key: string) => (key in values ? values[key] : m)),
-  )
+  return command.map((part) => part.replace(/\{([A-Za-z]+)\}/g, (m, key: string) => (key in values ? values[key] : m)))
 }

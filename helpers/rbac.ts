@@ -27,7 +27,10 @@ export function withoutEachVerb(rules: PolicyRule[]): { removed: string; rules: 
   rules.forEach((r, i) => {
     for (const verb of r.verbs) {
       const next = rules.map((x, j) => (j === i ? { ...x, verbs: x.verbs.filter((v) => v !== verb) } : x)).filter((x) => x.verbs.length)
-      out.push({ removed: `${verb} ${r.resources.join(',')}${r.apiGroups.filter(Boolean).length ? `.${r.apiGroups.join(',')}` : ''}`, rules: next })
+      out.push({
+        removed: `${verb} ${r.resources.join(',')}${r.apiGroups.filter(Boolean).length ? `.${r.apiGroups.join(',')}` : ''}`,
+        rules: next,
+      })
     }
   })
   return out

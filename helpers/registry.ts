@@ -8,10 +8,19 @@
 // ENVIRONMENT_BLOCKED) naming the URL and what to do. Tokens never reach a message or a returned value.
 import type { TokenCredential } from '@azure/identity'
 import type { CallObserver } from './access.ts'
+import { fixOf, ServiceAccessError, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
 import { getEntraToken } from './entra.ts'
-import { ServiceAccessError, fixOf, type ServiceAccessInit, type ServiceAccessKind } from './classification.ts'
-import { agentFor as transportAgentFor, send, safeUrl, DEFAULT_RETRY, type Attempt, type RetryBudget, type ServiceContext, type TransportResponse } from './transport.ts'
 import type { RegistryProfile } from './profile.ts'
+import {
+  type Attempt,
+  DEFAULT_RETRY,
+  type RetryBudget,
+  type ServiceContext,
+  safeUrl,
+  send,
+  type TransportResponse,
+  agentFor as transportAgentFor,
+} from './transport.ts'
 
 /** the Entra ID audience ACR accepts at /oauth2/exchange (not ARM's) */
 export const ACR_ENTRA_SCOPE = 'https://containerregistry.azure.net/.default'
@@ -22,7 +31,11 @@ export class RegistryError extends ServiceAccessError {
   constructor(init: ServiceAccessInit)
   constructor(kind: RegistryErrorKind, url: string, message: string, statusCode?: number)
   constructor(kindOrInit: RegistryErrorKind | ServiceAccessInit, url?: string, message?: string, statusCode?: number) {
-    super(typeof kindOrInit === 'string' ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: '', statusCode } : kindOrInit)
+    super(
+      typeof kindOrInit === 'string'
+        ? { kind: kindOrInit, where: url ?? '', url, message: message ?? '', fix: '', statusCode }
+        : kindOrInit,
+    )
     this.name = 'RegistryError'
   }
 }
@@ -117,7 +130,13 @@ function contextFor(s: Session, step: string): ServiceContext {
 const makeRegistryError = (init: ServiceAccessInit) => new RegistryError(init)
 
 /** One exchange through the transport; the call is listed for the evidence (URL without secrets). */
-async function registryCall(s: Session, step: string, method: 'GET' | 'POST', url: string, opts: { bearer?: string; form?: Record<string, string>; allow401?: boolean } = {}): Promise<TransportResponse> {
+async function registryCall(
+  s: Session,
+  step: string,
+  method: 'GET' | 'POST',
+  url: string,
+  opts: { bearer?: string; form?: Record<string, string>; allow401?: boolean } = {},
+): Promise<TransportResponse> {
   const rec: RegistryCall = { method, url: safeUrl(url), status: null, durationMs: 0 }
   s.calls.push(rec)
   const t0 = performance.now()
@@ -163,7 +182,14 @@ function jsonOf<T>(s: Session, r: TransportResponse, url: string, step: string):
     /* below */
   }
   const fix = `check that consumer.registry.url (${s.base}) is a Docker Registry HTTP API v2 endpoint, not a proxy or login page`
-  throw new RegistryError({ kind: 'server-error', where: `${s.where}: ${step}`, url, statusCode: r.status, message: `${s.where}: ${step}: ${safeUrl(url)} answered ${r.status} with a body that is not a JSON object — ${fix}`, fix })
+  throw new RegistryError({
+    kind: 'server-error',
+    where: `${s.where}: ${step}`,
+    url,
+    statusCode: r.status,
+    message: `${s.where}: ${step}: ${safeUrl(url)} answered ${r.status} with a body that is not a JSON object — ${fix}`,
+    fix,
+  })
 }
 
 /** ACR: the Entra ID (or static) token → refresh token → repository-scoped access token. */
@@ -182,18 +208,36 @@ async function acrBearer(s: Session): Promise<{ bearer: string; auth: TagList['a
     auth = 'entra-id exchange'
   }
   const exchangeUrl = `${s.origin}/oauth2/exchange`
-  const ex = await registryCall(s, 'token exchange', 'POST', exchangeUrl, { form: { grant_type: 'access_token', service: s.service, access_token: entraToken } })
+  const ex = await registryCall(s, 'token exchange', 'POST', exchangeUrl, {
+    form: { grant_type: 'access_token', service: s.service, access_token: entraToken },
+  })
   const refresh = jsonOf<{ refresh_token?: string }>(s, ex, exchangeUrl, 'token exchange').refresh_token
   if (!refresh) {
     const fix = 'the registry did not accept the identity; check its sign-in and rerun'
-    throw new RegistryError({ kind: 'unauthorized', where: s.where, url: exchangeUrl, statusCode: ex.status, message: `${s.where}: POST ${exchangeUrl} returned no refresh_token — ${fix}`, fix })
+    throw new RegistryError({
+      kind: 'unauthorized',
+      where: s.where,
+      url: exchangeUrl,
+      statusCode: ex.status,
+      message: `${s.where}: POST ${exchangeUrl} returned no refresh_token — ${fix}`,
+      fix,
+    })
   }
   const tokenUrl = `${s.origin}/oauth2/token`
-  const tk = await registryCall(s, 'access token', 'POST', tokenUrl, { form: { grant_type: 'refresh_token', service: s.service, scope: `repository:${s.repo}:pull`, refresh_token: refresh } })
+  const tk = await registryCall(s, 'access token', 'POST', tokenUrl, {
+    form: { grant_type: 'refresh_token', service: s.service, scope: `repository:${s.repo}:pull`, refresh_token: refresh },
+  })
   const bearer = jsonOf<{ access_token?: string }>(s, tk, tokenUrl, 'access token').access_token
   if (!bearer) {
     const fix = 'grant the identity AcrPull on the registry'
-    throw new RegistryError({ kind: 'forbidden', where: s.where, url: tokenUrl, statusCode: tk.status, message: `${s.where}: POST ${tokenUrl} returned no access_token for repository:${s.repo}:pull — ${fix}`, fix })
+    throw new RegistryError({
+      kind: 'forbidden',
+      where: s.where,
+      url: tokenUrl,
+      statusCode: tk.status,
+      message: `${s.where}: POST ${tokenUrl} returned no access_token for repository:${s.repo}:pull — ${fix}`,
+      fix,
+    })
   }
   return { bearer, auth }
 }
@@ -212,7 +256,15 @@ async function anonymousBearer(s: Session, challenge: string | undefined): Promi
 
 export async function listTags(o: ListTagsOptions): Promise<TagList> {
   const base = o.url.replace(/\/+$/, '')
-  const s: Session = { o, base, origin: new URL(base).origin, service: new URL(base).host, repo: o.repository, where: `registry ${base} (repository ${o.repository})`, calls: [] }
+  const s: Session = {
+    o,
+    base,
+    origin: new URL(base).origin,
+    service: new URL(base).host,
+    repo: o.repository,
+    where: `registry ${base} (repository ${o.repository})`,
+    calls: [],
+  }
   const t0 = performance.now()
   let bearer: string | undefined
   let auth: TagList['auth'] = 'none'
@@ -246,7 +298,13 @@ function nextPage(s: Session, r: TransportResponse, url: string, pages: number):
   const next = nextLink(r.headers.link, url)
   if (next && new URL(next).origin !== s.origin) {
     const fix = 'refusing to send the registry token there; check the registry or a proxy in front of it'
-    throw new RegistryError({ kind: 'server-error', where: s.where, url, message: `${s.where}: the tag list's next page points to another host (${new URL(next).origin}) — ${fix}`, fix })
+    throw new RegistryError({
+      kind: 'server-error',
+      where: s.where,
+      url,
+      message: `${s.where}: the tag list's next page points to another host (${new URL(next).origin}) — ${fix}`,
+      fix,
+    })
   }
   if (next && pages >= 1000) {
     const fix = 'raise consumer.registry.pageSize'

@@ -2,9 +2,21 @@
 // profile path and snapshot), the result of every gate, the run's lock, and its values. Files, so
 // that `needs` and stop rules work across spec files, a one-gate rerun (--run-id) appends to an
 // earlier run, and a summary can be written from whatever exists when the run is interrupted.
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync, renameSync, existsSync, readdirSync, rmSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+
 import { randomBytes } from 'node:crypto'
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { SuiteName } from './suites.ts'
 import { SUITES } from './suites.ts'
 

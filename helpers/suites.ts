@@ -40,7 +40,10 @@ export interface StopStage {
 export const STOP_RULES: Record<SuiteName, readonly StopStage[]> = {
   closeout: [
     { gates: ['baseline'], rule: 'F3-4 Task 1: no namespace snapshot, no closeout' },
-    { gates: ['consumer-rollout', 'consumer-db', 'consumer-eventhubs'], rule: 'F3-4 Task 2 step 4: BLOCKED (STARTUP_FAILED or ENVIRONMENT_BLOCKED) → stop closeout' },
+    {
+      gates: ['consumer-rollout', 'consumer-db', 'consumer-eventhubs'],
+      rule: 'F3-4 Task 2 step 4: BLOCKED (STARTUP_FAILED or ENVIRONMENT_BLOCKED) → stop closeout',
+    },
   ],
   rehearsal: [
     { gates: ['precheck'], rule: 'E2-3 §3: precondition fails → ENVIRONMENT_BLOCKED and stop' },

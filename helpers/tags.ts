@@ -64,7 +64,12 @@ export function matchesTagExpression(expr: string, tags: readonly string[]): boo
   let i = 0
   const match = (pattern: string) => {
     if (!pattern.includes('*')) return tags.includes(pattern)
-    const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+    const re = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    )
     return tags.some((t) => re.test(t))
   }
   const primary = (): boolean => {
@@ -120,13 +125,21 @@ export interface Selection<G extends SelectableGate> {
  * `suite/id`; --tags-filter expressions are ANDed with it. A gate id present in several suites (smoke-200,
  * smoke-404) means the gate of the suites named elsewhere in the selection (a suite tag, a `suite/`
  * prefix, or the suites of the run a --run-id appends to), and the closeout one when none is named. */
-export function selectGates<G extends SelectableGate>(catalog: readonly G[], tags: readonly string[], filters: readonly string[], opts: { runSuites?: readonly string[] } = {}): Selection<G> {
+export function selectGates<G extends SelectableGate>(
+  catalog: readonly G[],
+  tags: readonly string[],
+  filters: readonly string[],
+  opts: { runSuites?: readonly string[] } = {},
+): Selection<G> {
   const suites = [...new Set(catalog.map((g) => g.suite))]
   const known = [...new Set(catalog.flatMap((g) => [g.suite, g.id, g.classification]))]
   const qualified = tags.filter((t) => t.includes('/'))
   for (const q of qualified) {
     const [s, id] = q.split('/', 2)
-    if (!catalog.some((g) => g.suite === s && g.id === id)) throw new UsageError(`unknown gate "${q}": use SUITE/ID with SUITE one of ${suites.join(', ')} and ID a gate of it (see ./closeout test --list)`)
+    if (!catalog.some((g) => g.suite === s && g.id === id))
+      throw new UsageError(
+        `unknown gate "${q}": use SUITE/ID with SUITE one of ${suites.join(', ')} and ID a gate of it (see ./closeout test --list)`,
+      )
   }
   const plain = tags.filter((t) => !t.includes('/'))
   const described = buildTagsFilter(plain, filters, known)
@@ -139,7 +152,10 @@ export function selectGates<G extends SelectableGate>(catalog: readonly G[], tag
     if (idSuites(t).size < 2) return true
     return named.size ? named.has(g.suite) : g.suite === 'closeout'
   }
-  let selected = catalog.filter((g) => (!tags.length || tags.some((t) => byTag(g, t))) && filters.every((f) => matchesTagExpression(f, [g.suite, g.id, g.classification])))
+  let selected = catalog.filter(
+    (g) =>
+      (!tags.length || tags.some((t) => byTag(g, t))) && filters.every((f) => matchesTagExpression(f, [g.suite, g.id, g.classification])),
+  )
   if (opts.runSuites?.length) selected = selected.filter((g) => opts.runSuites!.includes(g.suite))
   const bySuite = new Map<string, string[]>()
   for (const g of selected) bySuite.set(g.suite, [...(bySuite.get(g.suite) ?? []), g.id])

@@ -7,10 +7,11 @@
 // the cause, a bounded retry for transient answers, and every attempt reported to the observer.
 // The Azure SDK keeps its own pipeline; it shares the CA (httpsAgentFor), the deadline (withDeadline),
 // the network-cause wording (describeNetworkError) and the retry (retryTransient) from here.
-import { Agent, request } from 'undici'
+
+import { readFileSync } from 'node:fs'
 import { Agent as HttpsAgent } from 'node:https'
 import { getCACertificates, rootCertificates } from 'node:tls'
-import { readFileSync } from 'node:fs'
+import { Agent, request } from 'undici'
 import { AccessError, type AccessKind, type CallInfo, type CallObserver } from './access.ts'
 import { safeUrl } from './safe-url.ts'
 
@@ -28,7 +29,12 @@ function caList(file: string): string[] {
   try {
     return [...base, readFileSync(file, 'utf8')]
   } catch (err) {
-    throw new AccessError({ kind: 'config', where: file, message: `the CA file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}) — point the CA setting (or CLOSEOUT_LOCAL_CA_FILE) at a readable PEM file`, fix: 'point the CA setting (or CLOSEOUT_LOCAL_CA_FILE) at a readable PEM file' })
+    throw new AccessError({
+      kind: 'config',
+      where: file,
+      message: `the CA file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}) — point the CA setting (or CLOSEOUT_LOCAL_CA_FILE) at a readable PEM file`,
+      fix: 'point the CA setting (or CLOSEOUT_LOCAL_CA_FILE) at a readable PEM file',
+    })
   }
 }
 
@@ -104,9 +110,19 @@ export interface ServiceContext {
   classification?: AccessError['classification']
 }
 
-export type NetworkCause = 'timeout' | 'refused' | 'dns' | 'reset' | 'tls-untrusted' | 'tls-hostname' | 'tls-expired' | 'tls-protocol' | 'other'
+export type NetworkCause =
+  | 'timeout'
+  | 'refused'
+  | 'dns'
+  | 'reset'
+  | 'tls-untrusted'
+  | 'tls-hostname'
+  | 'tls-expired'
+  | 'tls-protocol'
+  | 'other'
 
-const TLS_UNTRUSTED = /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT|CERT_UNTRUSTED|unable to verify|self[- ]signed/i
+const TLS_UNTRUSTED =
+  /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT|CERT_UNTRUSTED|unable to verify|self[- ]signed/i
 
 /** The cause of a failed request, from undici's, node's or the Azure SDK's error (code, cause, message). */
 export function networkCause(err: unknown): { cause: NetworkCause; code: string; detail: string } {
@@ -115,7 +131,11 @@ export function networkCause(err: unknown): { cause: NetworkCause; code: string;
   const detail = `${e?.cause?.message ?? e?.message ?? String(err)}`.split('\n')[0]
   const text = `${code} ${e?.cause?.code ?? ''} ${detail}`
   let cause: NetworkCause = 'other'
-  if (err instanceof DeadlineError || /TimeoutError|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|ETIMEDOUT/.test(text)) cause = 'timeout'
+  if (
+    err instanceof DeadlineError ||
+    /TimeoutError|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|ETIMEDOUT/.test(text)
+  )
+    cause = 'timeout'
   else if (/ECONNREFUSED/.test(text)) cause = 'refused'
   else if (/ENOTFOUND|EAI_AGAIN|EAI_NONAME/.test(text)) cause = 'dns'
   else if (/ERR_TLS_CERT_ALTNAME_INVALID|Hostname\/IP does not match/i.test(text)) cause = 'tls-hostname'
@@ -127,41 +147,101 @@ export function networkCause(err: unknown): { cause: NetworkCause; code: string;
 }
 
 /** One sentence per cause: what happened, then (after " — ") what to do. */
-export function describeNetworkError(err: unknown, url: string, ctx: ServiceContext, timeoutMs: number): { kind: AccessKind; what: string; fix: string } {
+export function describeNetworkError(
+  err: unknown,
+  url: string,
+  ctx: ServiceContext,
+  timeoutMs: number,
+): { kind: AccessKind; what: string; fix: string } {
   const { cause, code, detail } = networkCause(err)
   const u = new URL(url)
   const hostPort = `${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}`
   const ca = ctx.caKey ?? 'CLOSEOUT_LOCAL_CA_FILE'
   switch (cause) {
     case 'timeout':
-      return { kind: 'unreachable', what: `no answer within ${timeoutMs} ms`, fix: `check the network path from this runner to ${u.host} (firewall, proxy, private endpoint), or raise ${ctx.timeoutKey}` }
+      return {
+        kind: 'unreachable',
+        what: `no answer within ${timeoutMs} ms`,
+        fix: `check the network path from this runner to ${u.host} (firewall, proxy, private endpoint), or raise ${ctx.timeoutKey}`,
+      }
     case 'refused':
-      return { kind: 'unreachable', what: `connection refused (${code}): nothing listens at ${hostPort}`, fix: `check the host and port in ${ctx.urlKey} and that the service (or its port-forward) is running` }
+      return {
+        kind: 'unreachable',
+        what: `connection refused (${code}): nothing listens at ${hostPort}`,
+        fix: `check the host and port in ${ctx.urlKey} and that the service (or its port-forward) is running`,
+      }
     case 'dns':
-      return { kind: 'unreachable', what: `the host name ${u.hostname} does not resolve (${code})`, fix: `check the host in ${ctx.urlKey} and this runner's DNS (VPN, private DNS zone)` }
+      return {
+        kind: 'unreachable',
+        what: `the host name ${u.hostname} does not resolve (${code})`,
+        fix: `check the host in ${ctx.urlKey} and this runner's DNS (VPN, private DNS zone)`,
+      }
     case 'reset':
-      return { kind: 'unreachable', what: `the connection was dropped (${code}: ${detail})`, fix: `the server, a proxy or a firewall closed it: check the network path to ${u.host} and rerun` }
+      return {
+        kind: 'unreachable',
+        what: `the connection was dropped (${code}: ${detail})`,
+        fix: `the server, a proxy or a firewall closed it: check the network path to ${u.host} and rerun`,
+      }
     case 'tls-untrusted':
-      return { kind: 'tls', what: `the server certificate is not trusted (${code})`, fix: `trust the CA that signed it (${ca}), or check that ${ctx.urlKey} points at the right server` }
+      return {
+        kind: 'tls',
+        what: `the server certificate is not trusted (${code})`,
+        fix: `trust the CA that signed it (${ca}), or check that ${ctx.urlKey} points at the right server`,
+      }
     case 'tls-hostname':
-      return { kind: 'tls', what: `the server certificate does not name ${u.hostname} (${code})`, fix: `use the host name the certificate was issued for in ${ctx.urlKey}` }
+      return {
+        kind: 'tls',
+        what: `the server certificate does not name ${u.hostname} (${code})`,
+        fix: `use the host name the certificate was issued for in ${ctx.urlKey}`,
+      }
     case 'tls-expired':
-      return { kind: 'tls', what: `the server certificate is expired or not yet valid (${code})`, fix: `renew the server certificate, or check this runner's clock` }
+      return {
+        kind: 'tls',
+        what: `the server certificate is expired or not yet valid (${code})`,
+        fix: `renew the server certificate, or check this runner's clock`,
+      }
     case 'tls-protocol':
-      return { kind: 'tls', what: `the TLS handshake failed (${code}: ${detail})`, fix: `the port may speak plain HTTP: check the scheme and port in ${ctx.urlKey}` }
+      return {
+        kind: 'tls',
+        what: `the TLS handshake failed (${code}: ${detail})`,
+        fix: `the port may speak plain HTTP: check the scheme and port in ${ctx.urlKey}`,
+      }
     default:
-      return { kind: 'unreachable', what: `the request failed (${code}: ${detail})`, fix: `check ${ctx.urlKey} and the network path from this runner` }
+      return {
+        kind: 'unreachable',
+        what: `the request failed (${code}: ${detail})`,
+        fix: `check ${ctx.urlKey} and the network path from this runner`,
+      }
   }
 }
 
 /** The AccessError kind and default fix for an access status (401, 403, 404, 429, 5xx); undefined for others. */
 export function describeStatus(status: number, ctx: ServiceContext): { kind: AccessKind; fix: string } | undefined {
   const f = ctx.fixes ?? {}
-  if (status === 401) return { kind: 'unauthorized', fix: f.unauthorized ?? 'the credential was missing, expired or not accepted: sign in again (az login / workload identity) or set a valid token, and rerun' }
-  if (status === 403) return { kind: 'forbidden', fix: f.forbidden ?? 'the identity signed in but may not read this: grant it read access on the resource and rerun' }
-  if (status === 404) return { kind: 'not-found', fix: f['not-found'] ?? `nothing at this path: check ${ctx.urlKey} and the names in the profile` }
-  if (status === 429) return { kind: 'rate-limited', fix: f['rate-limited'] ?? 'the service is throttling this identity and the retry budget is used up: wait a few minutes and rerun' }
-  if (status >= 500) return { kind: 'server-error', fix: f['server-error'] ?? 'the service failed on its side: check its health (status page) and rerun later' }
+  if (status === 401)
+    return {
+      kind: 'unauthorized',
+      fix:
+        f.unauthorized ??
+        'the credential was missing, expired or not accepted: sign in again (az login / workload identity) or set a valid token, and rerun',
+    }
+  if (status === 403)
+    return {
+      kind: 'forbidden',
+      fix: f.forbidden ?? 'the identity signed in but may not read this: grant it read access on the resource and rerun',
+    }
+  if (status === 404)
+    return { kind: 'not-found', fix: f['not-found'] ?? `nothing at this path: check ${ctx.urlKey} and the names in the profile` }
+  if (status === 429)
+    return {
+      kind: 'rate-limited',
+      fix: f['rate-limited'] ?? 'the service is throttling this identity and the retry budget is used up: wait a few minutes and rerun',
+    }
+  if (status >= 500)
+    return {
+      kind: 'server-error',
+      fix: f['server-error'] ?? 'the service failed on its side: check its health (status page) and rerun later',
+    }
   return undefined
 }
 
@@ -225,15 +305,26 @@ export function parseRetryAfter(value: string | undefined | null, now = Date.now
 }
 
 /** What an attempt ended in, as retryTransient sees it. */
-export type Outcome<T> = { ok: true; value: T; status?: number } | { ok: false; status?: number; transient: boolean; retryAfter?: string; error: AccessError }
+export type Outcome<T> =
+  | { ok: true; value: T; status?: number }
+  | { ok: false; status?: number; transient: boolean; retryAfter?: string; error: AccessError }
 
 /** Run attempts until one is not transient or the budget is spent; every attempt is reported to
  * onAttempt. Only the transport is retried: a value the caller evaluates is returned, never retried. */
-export async function retryTransient<T>(budget: RetryBudget, attempt: (n: number) => Promise<Outcome<T>>, onAttempt?: (a: Attempt) => void): Promise<{ value: T; attempts: Attempt[] }> {
+export async function retryTransient<T>(
+  budget: RetryBudget,
+  attempt: (n: number) => Promise<Outcome<T>>,
+  onAttempt?: (a: Attempt) => void,
+): Promise<{ value: T; attempts: Attempt[] }> {
   const attempts: Attempt[] = []
   for (let n = 1; ; n++) {
     const o = await attempt(n)
-    const a: Attempt = { attempt: n, ...(o.status !== undefined ? { status: o.status } : {}), ...(o.ok ? {} : { error: o.error.kind }), ...(!o.ok && o.retryAfter ? { retryAfter: o.retryAfter } : {}) }
+    const a: Attempt = {
+      attempt: n,
+      ...(o.status !== undefined ? { status: o.status } : {}),
+      ...(o.ok ? {} : { error: o.error.kind }),
+      ...(!o.ok && o.retryAfter ? { retryAfter: o.retryAfter } : {}),
+    }
     attempts.push(a)
     if (o.ok) {
       onAttempt?.(a)
@@ -317,10 +408,14 @@ export interface TransportResponse {
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
-const flatHeaders = (h: Record<string, string | string[] | undefined>) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]))
+const flatHeaders = (h: Record<string, string | string[] | undefined>) =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]))
 
 /** Read a body up to max bytes; beyond it, close the connection instead of reading on. */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): void }, max: number): Promise<{ body: Buffer; bytesRead: number; truncated: boolean }> {
+async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  max: number,
+): Promise<{ body: Buffer; bytesRead: number; truncated: boolean }> {
   const chunks: Buffer[] = []
   let kept = 0
   let bytesRead = 0
@@ -372,14 +467,25 @@ async function attemptOnce(o: TransportRequest): Promise<Omit<TransportResponse,
       seen.add(url)
       const hop = await exchange(url, { ...o, headers, body, method: method as 'GET' }, method, signal)
       const location = o.maxRedirects && hop.status >= 300 && hop.status < 400 ? hop.headers.location : undefined
-      const done = (redirectStop?: 'loop' | 'limit') => ({ url: safeUrl(url), status: hop.status, headers: hop.headers, body: hop.body, text: hop.body.toString('utf8'), bytesRead: hop.bytesRead, truncated: hop.truncated, redirects, ...(redirectStop ? { redirectStop } : {}) })
+      const done = (redirectStop?: 'loop' | 'limit') => ({
+        url: safeUrl(url),
+        status: hop.status,
+        headers: hop.headers,
+        body: hop.body,
+        text: hop.body.toString('utf8'),
+        bytesRead: hop.bytesRead,
+        truncated: hop.truncated,
+        redirects,
+        ...(redirectStop ? { redirectStop } : {}),
+      })
       if (!location) return done()
       const next = new URL(location, url).toString()
       redirects.push(safeUrl(next))
       if (seen.has(next)) return done('loop')
       if (redirects.length > (o.maxRedirects ?? 0)) return done('limit')
       // a credential is for the origin it was given to, never for the one a redirect names
-      if (new URL(next).origin !== new URL(url).origin && headers) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'))
+      if (new URL(next).origin !== new URL(url).origin && headers)
+        headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'))
       if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) {
         method = 'GET'
         body = undefined
@@ -390,23 +496,50 @@ async function attemptOnce(o: TransportRequest): Promise<Omit<TransportResponse,
 }
 
 /** The AccessError of a failed exchange (network cause) or of an access status. */
-export function accessErrorOf(o: Pick<TransportRequest, 'url' | 'method' | 'service' | 'makeError' | 'timeoutMs'>, failure: { err?: unknown; status?: number; body?: string }): AccessError {
+export function accessErrorOf(
+  o: Pick<TransportRequest, 'url' | 'method' | 'service' | 'makeError' | 'timeoutMs'>,
+  failure: { err?: unknown; status?: number; body?: string },
+): AccessError {
   const make = o.makeError ?? defaultMakeError
   const line = `${o.method ?? 'GET'} ${safeUrl(o.url)}`
   const classification = o.service.classification
   if (failure.status !== undefined) {
-    const d = describeStatus(failure.status, o.service) ?? { kind: 'server-error' as const, fix: `the service answered ${failure.status}, which closeout does not expect here: check ${o.service.urlKey}` }
+    const d = describeStatus(failure.status, o.service) ?? {
+      kind: 'server-error' as const,
+      fix: `the service answered ${failure.status}, which closeout does not expect here: check ${o.service.urlKey}`,
+    }
     const said = failure.body ? ` (${bodyHint(failure.body)})` : ''
-    return make({ kind: d.kind, where: o.service.where, url: o.url, statusCode: failure.status, classification, message: `${o.service.where}: ${line} answered ${failure.status}${said} — ${d.fix}`, fix: d.fix })
+    return make({
+      kind: d.kind,
+      where: o.service.where,
+      url: o.url,
+      statusCode: failure.status,
+      classification,
+      message: `${o.service.where}: ${line} answered ${failure.status}${said} — ${d.fix}`,
+      fix: d.fix,
+    })
   }
   const d = describeNetworkError(failure.err, o.url, o.service, o.timeoutMs)
-  return make({ kind: d.kind, where: o.service.where, url: o.url, classification, cause: failure.err, message: `${o.service.where}: ${line}: ${d.what} — ${d.fix}`, fix: d.fix })
+  return make({
+    kind: d.kind,
+    where: o.service.where,
+    url: o.url,
+    classification,
+    cause: failure.err,
+    message: `${o.service.where}: ${line}: ${d.what} — ${d.fix}`,
+    fix: d.fix,
+  })
 }
 
 /** The service's own words from an error body (OneAPI/ARM error, registry errors[], Prometheus error), one line. */
 export function bodyHint(body: string): string {
   try {
-    const j = JSON.parse(body) as { error?: unknown; errors?: { code?: string; message?: string }[]; message?: string; error_description?: string }
+    const j = JSON.parse(body) as {
+      error?: unknown
+      errors?: { code?: string; message?: string }[]
+      message?: string
+      error_description?: string
+    }
     const e = j.error
     if (e && typeof e === 'object') {
       const o = e as { code?: string; message?: string }
@@ -418,7 +551,10 @@ export function bodyHint(body: string): string {
   } catch {
     /* not JSON */
   }
-  const t = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim()
+  const t = body
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
   return t.length > 120 ? `${t.slice(0, 120)}…` : t
 }
 
@@ -429,7 +565,13 @@ export async function send(o: TransportRequest): Promise<TransportResponse> {
   const t0 = performance.now()
   const call = o.call ?? { kind: 'http' as const }
   const command = call.command ?? `${o.method ?? 'GET'} ${safeUrl(o.url)}`
-  const report = (a: Attempt) => o.observer?.({ kind: call.kind, command, target: `${call.target ?? o.service.where}${a.attempt > 1 || a.waitMs ? ` (attempt ${a.attempt})` : ''}`, ...(a.status !== undefined ? { status: a.status } : {}) })
+  const report = (a: Attempt) =>
+    o.observer?.({
+      kind: call.kind,
+      command,
+      target: `${call.target ?? o.service.where}${a.attempt > 1 || a.waitMs ? ` (attempt ${a.attempt})` : ''}`,
+      ...(a.status !== undefined ? { status: a.status } : {}),
+    })
   const retry = o.retry ?? NO_RETRY
   const { value, attempts } = await retryTransient<Omit<TransportResponse, 'attempts' | 'durationMs'>>(
     retry,
@@ -442,8 +584,16 @@ export async function send(o: TransportRequest): Promise<TransportResponse> {
         const error = accessErrorOf(o, { err })
         return { ok: false, transient: networkCause(err).cause === 'reset', error }
       }
-      if (isTransientStatus(r.status) && retry.attempts > 1) return { ok: false, status: r.status, transient: true, retryAfter: r.headers['retry-after'], error: accessErrorOf(o, { status: r.status, body: r.text }) }
-      if (o.failOn?.(r.status)) return { ok: false, status: r.status, transient: false, error: accessErrorOf(o, { status: r.status, body: r.text }) }
+      if (isTransientStatus(r.status) && retry.attempts > 1)
+        return {
+          ok: false,
+          status: r.status,
+          transient: true,
+          retryAfter: r.headers['retry-after'],
+          error: accessErrorOf(o, { status: r.status, body: r.text }),
+        }
+      if (o.failOn?.(r.status))
+        return { ok: false, status: r.status, transient: false, error: accessErrorOf(o, { status: r.status, body: r.text }) }
       return { ok: true, value: r, status: r.status }
     },
     report,

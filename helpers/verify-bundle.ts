@@ -1,10 +1,24 @@
 // Offline verification of an evidence bundle: every file against MANIFEST.sha256, the manifest and
 // the files against the attested subjects, and the DSSE signatures against a public key. Every
 // problem names the file. Used by `closeout verify` (bin/verify.ts).
+
+import type { KeyObject } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import type { KeyObject } from 'node:crypto'
-import { ATTESTATION_FILES, ATTESTATION_FILE_NAMES, PAYLOAD_TYPE, STATEMENT_TYPE, TEST_RESULT_TYPE, DECISION_TYPE, loadPublicKey, pae, sha256File, verifyBytes, type DsseEnvelope, type ResourceDescriptor } from './attest.ts'
+import {
+  ATTESTATION_FILE_NAMES,
+  ATTESTATION_FILES,
+  DECISION_TYPE,
+  type DsseEnvelope,
+  loadPublicKey,
+  PAYLOAD_TYPE,
+  pae,
+  type ResourceDescriptor,
+  STATEMENT_TYPE,
+  sha256File,
+  TEST_RESULT_TYPE,
+  verifyBytes,
+} from './attest.ts'
 
 export interface VerifyResult {
   ok: boolean
@@ -47,7 +61,8 @@ export function checkManifest(dir: string): { problems: string[]; entries: Map<s
     else if (sha256File(p) !== m[1]) problems.push(`${m[2]}: changed (sha256 differs from MANIFEST.sha256)`)
   }
   for (const f of listFiles(dir)) {
-    if (f !== 'MANIFEST.sha256' && !entries.has(f) && !ATTESTATION_FILE_NAMES.includes(f)) problems.push(`${f}: not in MANIFEST.sha256 (added after the run)`)
+    if (f !== 'MANIFEST.sha256' && !entries.has(f) && !ATTESTATION_FILE_NAMES.includes(f))
+      problems.push(`${f}: not in MANIFEST.sha256 (added after the run)`)
   }
   return { problems, entries }
 }
@@ -86,10 +101,18 @@ function checkSubjects(dir: string, name: string, st: Statement, entries: Map<st
     if (!subjects.has(file)) problems.push(`${file}: in MANIFEST.sha256 but not attested (${name})`)
     else if (subjects.get(file) !== digest) problems.push(`${file}: manifest digest differs from the attested one (${name})`)
   }
-  for (const file of subjects.keys()) if (file !== 'MANIFEST.sha256' && !entries.has(file)) problems.push(`${file}: attested but no longer in MANIFEST.sha256 (${name})`)
+  for (const file of subjects.keys())
+    if (file !== 'MANIFEST.sha256' && !entries.has(file)) problems.push(`${file}: attested but no longer in MANIFEST.sha256 (${name})`)
 }
 
-function checkSignature(name: string, env: DsseEnvelope, key: KeyObject | undefined, keyName: string, problems: string[], notes: string[]): void {
+function checkSignature(
+  name: string,
+  env: DsseEnvelope,
+  key: KeyObject | undefined,
+  keyName: string,
+  problems: string[],
+  notes: string[],
+): void {
   if (!env.signatures.length) {
     if (key) problems.push(`${name}: not signed, but a signature was required (--key ${keyName})`)
     else notes.push(`${name}: not signed (no CLOSEOUT_SIGNING_KEY_FILE at the run): integrity only, no origin`)
@@ -112,10 +135,15 @@ export function verifyBundle(dir: string, publicKeyFile?: string): VerifyResult 
   else if (existsSync(join(dir, ATTESTATION_FILES.publicKey))) {
     key = loadPublicKey(join(dir, ATTESTATION_FILES.publicKey))
     keyName = `${ATTESTATION_FILES.publicKey} (the bundle's own copy)`
-    notes.push(`signature checked with the key inside the bundle: proves the bundle is unchanged since signing, not who signed it; pass --key FILE with the key you trust`)
+    notes.push(
+      `signature checked with the key inside the bundle: proves the bundle is unchanged since signing, not who signed it; pass --key FILE with the key you trust`,
+    )
   }
   let decision: string | undefined
-  for (const [name, type] of [[ATTESTATION_FILES.testResult, TEST_RESULT_TYPE], [ATTESTATION_FILES.decision, DECISION_TYPE]] as const) {
+  for (const [name, type] of [
+    [ATTESTATION_FILES.testResult, TEST_RESULT_TYPE],
+    [ATTESTATION_FILES.decision, DECISION_TYPE],
+  ] as const) {
     const read = readEnvelope(dir, name, problems)
     if (!read) continue
     if (read.statement.predicateType !== type) problems.push(`${name}: predicateType ${read.statement.predicateType}, expected ${type}`)

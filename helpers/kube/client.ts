@@ -1,8 +1,8 @@
 // Kube: KubeReads plus, for compatibility, the mutating methods the harness called before
 // KubeMutations existed (deprecated: use kube.mutations(), and hand read-only gates kube.readOnly()).
 import type * as k8s from '@kubernetes/client-node'
-import { KubeReads } from './reads.ts'
 import { KubeMutations } from './mutations.ts'
+import { KubeReads } from './reads.ts'
 
 export class Kube extends KubeReads {
   /** the cluster-changing calls, over the same transport, caches and observer as this view */

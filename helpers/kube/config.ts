@@ -1,10 +1,11 @@
 // KubeConfig loading the way kubectl resolves it, never client-node's silent http://localhost:8080
 // fallback; and the exec credential plugin's failures named with the plugin command.
-import * as k8s from '@kubernetes/client-node'
+
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { KubeAccessError, KubeConfigError, cleanText } from './errors.ts'
+import * as k8s from '@kubernetes/client-node'
+import { cleanText, KubeAccessError, KubeConfigError } from './errors.ts'
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 const CREDENTIALS_HINT = 'run az aks get-credentials + kubelogin convert-kubeconfig, or set kube.kubeconfig in the target profile'
@@ -13,7 +14,11 @@ function readInto(target: k8s.KubeConfig, f: string): void {
   try {
     target.loadFromFile(f)
   } catch (e) {
-    throw new KubeConfigError(`kubeconfig ${f} cannot be read: ${(e as Error).message.split('\n')[0]}`, f, 'fix the YAML of that file, or point kube.kubeconfig / KUBECONFIG at a valid one')
+    throw new KubeConfigError(
+      `kubeconfig ${f} cannot be read: ${(e as Error).message.split('\n')[0]}`,
+      f,
+      'fix the YAML of that file, or point kube.kubeconfig / KUBECONFIG at a valid one',
+    )
   }
 }
 
@@ -40,7 +45,12 @@ function loadFromEnvList(kc: k8s.KubeConfig, envFiles: string[], inCluster: bool
 /** the file (or files) read, or undefined when the in-cluster ServiceAccount was loaded */
 function loadSource(kc: k8s.KubeConfig, kubeconfig: string | undefined): string | undefined {
   if (kubeconfig) {
-    if (!existsSync(kubeconfig)) throw new KubeConfigError(`kubeconfig ${kubeconfig} does not exist (set kube.kubeconfig in the target profile, or KUBECONFIG)`, kubeconfig, 'set kube.kubeconfig in the target profile, or KUBECONFIG, to an existing file')
+    if (!existsSync(kubeconfig))
+      throw new KubeConfigError(
+        `kubeconfig ${kubeconfig} does not exist (set kube.kubeconfig in the target profile, or KUBECONFIG)`,
+        kubeconfig,
+        'set kube.kubeconfig in the target profile, or KUBECONFIG, to an existing file',
+      )
     readInto(kc, kubeconfig)
     return kubeconfig
   }
@@ -57,19 +67,37 @@ function loadSource(kc: k8s.KubeConfig, kubeconfig: string | undefined): string 
     kc.loadFromCluster()
     return undefined
   }
-  throw new KubeConfigError(`no kubeconfig found; tried KUBECONFIG (unset), ${home} (missing), in-cluster ServiceAccount ${SA_DIR} (absent). Run az aks get-credentials + kubelogin convert-kubeconfig, or set kube.kubeconfig in the target profile`, home, CREDENTIALS_HINT)
+  throw new KubeConfigError(
+    `no kubeconfig found; tried KUBECONFIG (unset), ${home} (missing), in-cluster ServiceAccount ${SA_DIR} (absent). Run az aks get-credentials + kubelogin convert-kubeconfig, or set kube.kubeconfig in the target profile`,
+    home,
+    CREDENTIALS_HINT,
+  )
 }
 
 function selectContext(kc: k8s.KubeConfig, context: string | undefined, source: string): void {
   const available = kc.getContexts().map((c) => c.name)
   if (context) {
-    if (!kc.getContextObject(context)) throw new KubeConfigError(`context "${context}" is not in the kubeconfig; available: ${available.join(', ') || 'none'} (read from ${source}); set kube.context in the target profile to one of them`, source, 'set kube.context in the target profile to one of the available contexts')
+    if (!kc.getContextObject(context))
+      throw new KubeConfigError(
+        `context "${context}" is not in the kubeconfig; available: ${available.join(', ') || 'none'} (read from ${source}); set kube.context in the target profile to one of them`,
+        source,
+        'set kube.context in the target profile to one of the available contexts',
+      )
     kc.setCurrentContext(context)
   } else if (!kc.getCurrentContext() || !kc.getContextObject(kc.getCurrentContext())) {
-    throw new KubeConfigError(`the kubeconfig (${source}) has no usable current-context; set kube.context in the target profile or run kubectl config use-context (available: ${available.join(', ') || 'none'})`, source, 'set kube.context in the target profile or run kubectl config use-context')
+    throw new KubeConfigError(
+      `the kubeconfig (${source}) has no usable current-context; set kube.context in the target profile or run kubectl config use-context (available: ${available.join(', ') || 'none'})`,
+      source,
+      'set kube.context in the target profile or run kubectl config use-context',
+    )
   }
   const cluster = kc.getCurrentCluster()
-  if (!cluster?.server) throw new KubeConfigError(`context "${kc.getCurrentContext()}" in ${source} names no cluster with a server address`, source, 'fix the cluster entry of that context in the kubeconfig')
+  if (!cluster?.server)
+    throw new KubeConfigError(
+      `context "${kc.getCurrentContext()}" in ${source} names no cluster with a server address`,
+      source,
+      'fix the cluster entry of that context in the kubeconfig',
+    )
 }
 
 /** KubeConfig from an explicit file, KUBECONFIG (its existing files, merged like kubectl), ~/.kube/config
@@ -96,7 +124,12 @@ export function describeCredentialFailure(err: unknown, kc: k8s.KubeConfig, serv
   const plugin = credentialPluginCommand(kc)
   const user = kc.getCurrentUser()?.name ?? '?'
   const msg = (err as Error)?.message ?? String(err)
-  if (!plugin) return new KubeConfigError(`the credentials of user "${user}" in context "${kc.getCurrentContext()}" cannot be used: ${cleanText(msg, 200)}`, 'kubeconfig', 'fix the user entry of the kubeconfig (certificate / key files, token)')
+  if (!plugin)
+    return new KubeConfigError(
+      `the credentials of user "${user}" in context "${kc.getCurrentContext()}" cannot be used: ${cleanText(msg, 200)}`,
+      'kubeconfig',
+      'fix the user entry of the kubeconfig (certificate / key files, token)',
+    )
   const code = (err as { code?: string })?.code
   let what: string
   if (code === 'ENOENT') what = 'is not installed (not found on PATH)'
@@ -104,5 +137,13 @@ export function describeCredentialFailure(err: unknown, kc: k8s.KubeConfig, serv
   else if (err instanceof TypeError) what = 'printed JSON without an ExecCredential status (no token or client certificate)'
   else what = `failed: ${cleanText(msg, 200) || 'non-zero exit, nothing on stderr'}`
   const fix = `run \`${plugin}\` yourself to see why; in CI convert the kubeconfig to a non-interactive login (kubelogin convert-kubeconfig -l azurecli | workloadidentity | spn | msi) and rerun`
-  return new KubeAccessError({ kind: 'unauthorized', fix, message: `the kubeconfig's exec credential plugin \`${plugin}\` (user "${user}", context "${kc.getCurrentContext()}", for API server ${server}) ${what}; ${fix}` }, server, err)
+  return new KubeAccessError(
+    {
+      kind: 'unauthorized',
+      fix,
+      message: `the kubeconfig's exec credential plugin \`${plugin}\` (user "${user}", context "${kc.getCurrentContext()}", for API server ${server}) ${what}; ${fix}`,
+    },
+    server,
+    err,
+  )
 }

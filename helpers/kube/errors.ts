@@ -68,7 +68,11 @@ export class KubeAccessError extends AccessError {
 /** No answer within the deadline: an access error of kind unreachable (kept as its own class for
  * callers that test it; `instanceof KubeAccessError` and `instanceof AccessError` both hold). */
 export class KubeTimeoutError extends KubeAccessError {
-  constructor(message: string, server = 'the API server', fix = 'check the network path to the API server (VPN / jumpbox / firewall / authorized IP ranges) and that it is not overloaded, then rerun') {
+  constructor(
+    message: string,
+    server = 'the API server',
+    fix = 'check the network path to the API server (VPN / jumpbox / firewall / authorized IP ranges) and that it is not overloaded, then rerun',
+  ) {
     super({ kind: 'unreachable', message: message.includes(fix) ? message : `${message}; ${fix}`, fix, isNoAnswer: true }, server)
     this.name = 'KubeTimeoutError'
   }
@@ -123,7 +127,9 @@ function forbidden(code: number, msg: string | undefined, ctx: KubeErrorContext,
   // a WebSocket exec / port-forward is a GET that 1.31+ API servers also authorize as create: the Role needs both
   const streaming = /^pods\/(exec|attach|portforward)$/.test(resource ?? '')
   if (streaming) verb = ctx.verb ?? 'create'
-  const what = msg ?? `the runner identity may not ${verb ?? 'call'} ${resource ?? 'this resource'}${ctx.namespace ? ` in namespace ${ctx.namespace}` : ''}`
+  const what =
+    msg ??
+    `the runner identity may not ${verb ?? 'call'} ${resource ?? 'this resource'}${ctx.namespace ? ` in namespace ${ctx.namespace}` : ''}`
   const verbs = streaming ? '"create", "get"' : `"${verb ?? '?'}"`
   const rule = `- apiGroups: ["${apiGroupOf(resource, msg)}"]  resources: ["${resource ?? '?'}"]  verbs: [${verbs}]`
   const fix = `add the rule ${rule} to the runner's Role${ctx.namespace ? ` in namespace ${ctx.namespace}` : ''} (deploy/k8s/role.yaml) and rerun`
@@ -137,15 +143,29 @@ export function describeHttpStatus(code: number, body: unknown, ctx: KubeErrorCo
   const status = statusOf(body)
   const msg = typeof status?.message === 'string' ? status.message : undefined
   if (code === 401) {
-    const fix = 'refresh the credentials (az aks get-credentials, then kubelogin convert-kubeconfig -l azurecli or workloadidentity) and rerun'
-    return { kind: 'unauthorized', code, fix, message: `${server} rejected the credentials${ctx.context ? ` of context "${ctx.context}"` : ''} (401 Unauthorized)${during}: the token is missing, expired or revoked; ${fix}` }
+    const fix =
+      'refresh the credentials (az aks get-credentials, then kubelogin convert-kubeconfig -l azurecli or workloadidentity) and rerun'
+    return {
+      kind: 'unauthorized',
+      code,
+      fix,
+      message: `${server} rejected the credentials${ctx.context ? ` of context "${ctx.context}"` : ''} (401 Unauthorized)${during}: the token is missing, expired or revoked; ${fix}`,
+    }
   }
   if (code === 403) return forbidden(code, msg, ctx, server, during)
   if (code === 404) {
     const isNamespace = /namespaces? "[^"]+" not found/.test(msg ?? '')
     const detail = msg ?? (ctx.what ? `the object of ${ctx.what} does not exist` : 'the object does not exist')
-    const fix = isNamespace ? 'check kube.namespace and kube.context in the target profile (is this the right cluster?)' : 'check the object name in the target profile'
-    return { kind: 'not-found', code, isNamespace, fix, message: `not found (404) on ${server}: ${cleanText(detail, 300)}${isNamespace ? `; ${fix}` : during}` }
+    const fix = isNamespace
+      ? 'check kube.namespace and kube.context in the target profile (is this the right cluster?)'
+      : 'check the object name in the target profile'
+    return {
+      kind: 'not-found',
+      code,
+      isNamespace,
+      fix,
+      message: `not found (404) on ${server}: ${cleanText(detail, 300)}${isNamespace ? `; ${fix}` : during}`,
+    }
   }
   if (code === 429) {
     const fix = 'the API server is throttling this client; rerun later or lower the run parallelism'
@@ -153,8 +173,14 @@ export function describeHttpStatus(code: number, body: unknown, ctx: KubeErrorCo
   }
   const said = msg ?? (typeof body === 'string' ? body : '')
   if (code >= 500) {
-    const fix = 'nothing was checked; the API server (or etcd behind it) is failing: check the control plane health (az aks show, the cluster status page) and rerun'
-    return { kind: 'server-error', code, fix, message: `${server} answered ${code}${said ? ` "${cleanText(said, 160)}"` : ''}${during}; ${fix}` }
+    const fix =
+      'nothing was checked; the API server (or etcd behind it) is failing: check the control plane health (az aks show, the cluster status page) and rerun'
+    return {
+      kind: 'server-error',
+      code,
+      fix,
+      message: `${server} answered ${code}${said ? ` "${cleanText(said, 160)}"` : ''}${during}; ${fix}`,
+    }
   }
   return { kind: 'other', code, message: `${server} answered ${code}${during}: ${cleanText(said || 'no message', 300)}` }
 }
@@ -165,11 +191,18 @@ export function describeBadBody(got: string, ctx: KubeErrorContext, status?: num
   const server = ctx.server ? `API server ${ctx.server}` : 'the API server'
   const during = ctx.what ? ` (${ctx.what})` : ''
   const html = /^\s*</.test(got) || /<html|<!doctype/i.test(got)
-  const what = html ? 'an HTML page, not a Kubernetes object (a proxy or login page in front of the API server?)' : `a body that is not a Kubernetes object (${cleanText(got, 80) || 'empty'})`
+  const what = html
+    ? 'an HTML page, not a Kubernetes object (a proxy or login page in front of the API server?)'
+    : `a body that is not a Kubernetes object (${cleanText(got, 80) || 'empty'})`
   const fix = html
     ? "check the kubeconfig's server address: it must be the API server itself, not a web proxy, gateway or SSO page (set NO_PROXY for it if a proxy intercepts)"
     : "check the kubeconfig's server address points at a Kubernetes API server (not another service on that port), then rerun"
-  return { kind: 'server-error', code: status, fix, message: `${server} answered${status === undefined ? '' : ` ${status}`} with ${what}${during}; ${fix}` }
+  return {
+    kind: 'server-error',
+    code: status,
+    fix,
+    message: `${server} answered${status === undefined ? '' : ` ${status}`} with ${what}${during}; ${fix}`,
+  }
 }
 
 /** Network-level failures (no HTTP status): TLS, DNS, refused, reset, no answer. */
@@ -179,27 +212,56 @@ function describeNetwork(text: string, ctx: KubeErrorContext): KubeErrorClass | 
   const host = hostOf(ctx.server)
   if (/CERT_ALTNAME|Hostname\/IP does not match|altnames/i.test(text)) {
     const fix = `use the server address the certificate was issued for, or set tls-server-name for the cluster in the kubeconfig`
-    return { kind: 'tls', fix, message: `TLS to ${server} failed${during}: the certificate does not name ${host ?? 'this host'} (${cleanText(text, 120)}); ${fix}` }
+    return {
+      kind: 'tls',
+      fix,
+      message: `TLS to ${server} failed${during}: the certificate does not name ${host ?? 'this host'} (${cleanText(text, 120)}); ${fix}`,
+    }
   }
-  if (/UNABLE_TO_VERIFY|SELF_SIGNED|self[- ]signed|unable to get (local )?issuer|CERT_HAS_EXPIRED|certificate|ERR_TLS|SSL routines|wrong version number|EPROTO/i.test(text)) {
-    const fix = "re-fetch the kubeconfig (az aks get-credentials) so certificate-authority-data matches the cluster's CA (right cluster? rotated CA?), then rerun"
-    return { kind: 'tls', fix, message: `TLS to ${server} failed${during}: its certificate is not trusted by the kubeconfig's certificate-authority-data (${cleanText(text, 120)}); ${fix}` }
+  if (
+    /UNABLE_TO_VERIFY|SELF_SIGNED|self[- ]signed|unable to get (local )?issuer|CERT_HAS_EXPIRED|certificate|ERR_TLS|SSL routines|wrong version number|EPROTO/i.test(
+      text,
+    )
+  ) {
+    const fix =
+      "re-fetch the kubeconfig (az aks get-credentials) so certificate-authority-data matches the cluster's CA (right cluster? rotated CA?), then rerun"
+    return {
+      kind: 'tls',
+      fix,
+      message: `TLS to ${server} failed${during}: its certificate is not trusted by the kubeconfig's certificate-authority-data (${cleanText(text, 120)}); ${fix}`,
+    }
   }
   if (/ENOTFOUND|EAI_AGAIN|getaddrinfo/i.test(text)) {
     const fix = `check the server address in the kubeconfig and the runner's DNS (a private AKS cluster's name resolves only inside its VNet or through its private DNS zone / VPN)`
-    return { kind: 'unreachable', isNoAnswer: true, fix, message: `cannot resolve ${host ?? 'the API server host'} (DNS)${during}: ${server} has no address from this runner; ${fix}` }
+    return {
+      kind: 'unreachable',
+      isNoAnswer: true,
+      fix,
+      message: `cannot resolve ${host ?? 'the API server host'} (DNS)${during}: ${server} has no address from this runner; ${fix}`,
+    }
   }
   if (/ECONNREFUSED/i.test(text)) {
     const fix = 'check the server address and port in the kubeconfig and that the API server (or the tunnel to it) is running'
-    return { kind: 'unreachable', isNoAnswer: true, fix, message: `connection refused by ${host ?? 'the API server'}${during}: nothing listens at ${server}; ${fix}` }
+    return {
+      kind: 'unreachable',
+      isNoAnswer: true,
+      fix,
+      message: `connection refused by ${host ?? 'the API server'}${during}: nothing listens at ${server}; ${fix}`,
+    }
   }
   if (/ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|TimeoutError|aborted due to timeout|timed out|handshake/i.test(text)) {
-    const fix = 'check the network path (VPN / jumpbox / firewall / authorized IP ranges) and that the API server is not overloaded, then rerun'
+    const fix =
+      'check the network path (VPN / jumpbox / firewall / authorized IP ranges) and that the API server is not overloaded, then rerun'
     return { kind: 'unreachable', isNoAnswer: true, fix, message: `no answer from ${server}${during}: ${cleanText(text, 120)}; ${fix}` }
   }
   if (/ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|socket hang up|other side closed|UND_ERR_SOCKET|fetch failed|UND_ERR_/i.test(text)) {
-    const fix = 'check the network path (VPN / jumpbox / private DNS) and the kubeconfig\'s server address, then rerun'
-    return { kind: 'unreachable', isNoAnswer: true, fix, message: `cannot reach ${server}${during}: the connection failed (${cleanText(text, 120)}); ${fix}` }
+    const fix = "check the network path (VPN / jumpbox / private DNS) and the kubeconfig's server address, then rerun"
+    return {
+      kind: 'unreachable',
+      isNoAnswer: true,
+      fix,
+      message: `cannot reach ${server}${during}: the connection failed (${cleanText(text, 120)}); ${fix}`,
+    }
   }
   return undefined
 }
@@ -219,7 +281,8 @@ function errorText(err: unknown): string {
   let e = err as { message?: unknown; code?: unknown; cause?: unknown; errors?: unknown[] } | undefined
   for (let i = 0; e && i < 4; i++) {
     parts.push(String(e.message ?? ''), String(e.code ?? ''))
-    if (Array.isArray(e.errors)) for (const x of e.errors) parts.push(String((x as Error)?.message ?? ''), String((x as { code?: string })?.code ?? ''))
+    if (Array.isArray(e.errors))
+      for (const x of e.errors) parts.push(String((x as Error)?.message ?? ''), String((x as { code?: string })?.code ?? ''))
     e = e.cause as typeof e
   }
   return parts.filter(Boolean).join(' ')
@@ -228,7 +291,17 @@ function errorText(err: unknown): string {
 /** Map any client-node / network / transport error to a kind and an operator-facing message that names
  * the API server or object and what to do next (never a token, never a TypeError text). */
 export function classifyKubeError(err: unknown, ctx: KubeErrorContext = {}): KubeErrorClass {
-  if (err instanceof KubeAccessError) return { kind: err.kind, message: err.message, fix: err.fix, code: err.code, isNamespace: err.isNamespace, verb: err.verb, resource: err.resource, isNoAnswer: err.isNoAnswer }
+  if (err instanceof KubeAccessError)
+    return {
+      kind: err.kind,
+      message: err.message,
+      fix: err.fix,
+      code: err.code,
+      isNamespace: err.isNamespace,
+      verb: err.verb,
+      resource: err.resource,
+      isNoAnswer: err.isNoAnswer,
+    }
   if (err instanceof AccessError) return { kind: err.kind, message: err.message, fix: err.fix, code: err.statusCode }
   const e = err as { code?: unknown; body?: unknown; message?: string; statusCode?: unknown }
   let code: number | undefined

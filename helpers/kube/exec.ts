@@ -15,14 +15,25 @@
 //    unreachable ("could not check"; the command may or may not have run), partial output attached.
 //  - the server closes the stream cleanly without a status, or sends a malformed status → the API
 //    server broke the protocol: KubeExecError of kind server-error, partial output attached.
-import WebSocket from 'ws'
+
 import type { IncomingMessage } from 'node:http'
 import { StringDecoder } from 'node:string_decoder'
+import WebSocket from 'ws'
 import { isoNow } from '../evidence.ts'
-import { KubeAccessError, KubeExecError, KubeTimeoutError, cleanText, describeBadBody, describeHttpStatus, toKubeAccessError, type KubeAccessKind, type KubeErrorClass } from './errors.ts'
+import {
+  cleanText,
+  describeBadBody,
+  describeHttpStatus,
+  KubeAccessError,
+  type KubeAccessKind,
+  type KubeErrorClass,
+  KubeExecError,
+  KubeTimeoutError,
+  toKubeAccessError,
+} from './errors.ts'
 import { kubectlExecLine } from './kubectl-line.ts'
-import { KubeApiError } from './transport.ts'
 import type { KubeReads } from './reads.ts'
+import { KubeApiError } from './transport.ts'
 
 export interface ExecResult {
   command: string[]
@@ -191,20 +202,40 @@ function readCapped(res: IncomingMessage): Promise<string> {
 
 /** a refused upgrade: the status and Status body the API server sent, classified like any call */
 function refusal(k: KubeReads, t: ExecTarget, status: number, contentType: string, body: string): Error {
-  const ctx = { server: k.server, context: t.context, namespace: t.namespace, what: `exec in pod ${t.pod} (container ${t.container}) in ${t.namespace}`, verb: 'create', resource: 'pods/exec' }
+  const ctx = {
+    server: k.server,
+    context: t.context,
+    namespace: t.namespace,
+    what: `exec in pod ${t.pod} (container ${t.container}) in ${t.namespace}`,
+    verb: 'create',
+    resource: 'pods/exec',
+  }
   const html = /html/i.test(contentType) || /^\s*</.test(body)
-  const c: KubeErrorClass = html && ![401, 403, 404, 429].includes(status) ? describeBadBody(body, ctx, status) : describeHttpStatus(status, body, ctx)
+  const c: KubeErrorClass =
+    html && ![401, 403, 404, 429].includes(status) ? describeBadBody(body, ctx, status) : describeHttpStatus(status, body, ctx)
   if (c.kind === 'other') return new KubeApiError(status, body, c.message)
   return new KubeAccessError(c as KubeErrorClass & { kind: KubeAccessKind }, k.server)
 }
 
 function connectError(k: KubeReads, t: ExecTarget, err: unknown): Error {
-  const ctx = { server: k.server, context: t.context, namespace: t.namespace, what: `exec in pod ${t.pod} (container ${t.container}) in ${t.namespace}`, verb: 'create', resource: 'pods/exec' }
+  const ctx = {
+    server: k.server,
+    context: t.context,
+    namespace: t.namespace,
+    what: `exec in pod ${t.pod} (container ${t.container}) in ${t.namespace}`,
+    verb: 'create',
+    resource: 'pods/exec',
+  }
   const access = toKubeAccessError(err, ctx)
   if (access) return access
   const msg = cleanText((err as Error)?.message ?? String(err), 160)
-  const fix = 'rerun; if it persists, the API server (or a proxy in front of it) does not accept v5.channel.k8s.io exec: try kubectl exec against it'
-  return new KubeAccessError({ kind: 'server-error', fix, message: `the exec upgrade to API server ${k.server} failed (${ctx.what}): ${msg}; ${fix}` }, k.server, err)
+  const fix =
+    'rerun; if it persists, the API server (or a proxy in front of it) does not accept v5.channel.k8s.io exec: try kubectl exec against it'
+  return new KubeAccessError(
+    { kind: 'server-error', fix, message: `the exec upgrade to API server ${k.server} failed (${ctx.what}): ${msg}; ${fix}` },
+    k.server,
+    err,
+  )
 }
 
 /** Open the exec WebSocket within `connectMs` (credentials, TCP, TLS, upgrade). */
@@ -219,7 +250,12 @@ async function connect(k: KubeReads, t: ExecTarget, o: ExecOptions, connectMs: n
     const tls = { ca: auth.ca, cert: auth.cert, key: auth.key, rejectUnauthorized: auth.rejectUnauthorized, servername: auth.servername }
     // auth.agent is client-node's cached https.Agent for this cluster+user: its TLS session cache makes
     // every exec after the first a resumed handshake (typed `unknown` there, an http(s).Agent at runtime)
-    const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], { headers: auth.headers, ...tls, agent: auth.agent as never, perMessageDeflate: false })
+    const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io'], {
+      headers: auth.headers,
+      ...tls,
+      agent: auth.agent as never,
+      perMessageDeflate: false,
+    })
     let settled = false
     const done = (fn: () => void) => {
       if (settled) return
@@ -227,16 +263,27 @@ async function connect(k: KubeReads, t: ExecTarget, o: ExecOptions, connectMs: n
       clearTimeout(timer)
       fn()
     }
-    const timer = setTimeout(() => done(() => {
-      ws.terminate()
-      reject(new KubeTimeoutError(`no answer from API server ${k.server} within ${connectMs} ms (exec in pod ${t.pod} in ${t.namespace}: the WebSocket upgrade was not answered)`, k.server))
-    }), connectMs)
+    const timer = setTimeout(
+      () =>
+        done(() => {
+          ws.terminate()
+          reject(
+            new KubeTimeoutError(
+              `no answer from API server ${k.server} within ${connectMs} ms (exec in pod ${t.pod} in ${t.namespace}: the WebSocket upgrade was not answered)`,
+              k.server,
+            ),
+          )
+        }),
+      connectMs,
+    )
     ws.once('open', () => done(() => resolve(ws)))
     ws.once('unexpected-response', (req, res) => {
-      void readCapped(res).then((body) => done(() => {
-        req.destroy()
-        reject(refusal(k, t, res.statusCode ?? 0, String(res.headers['content-type'] ?? ''), body))
-      }))
+      void readCapped(res).then((body) =>
+        done(() => {
+          req.destroy()
+          reject(refusal(k, t, res.statusCode ?? 0, String(res.headers['content-type'] ?? ''), body))
+        }),
+      )
     })
     ws.on('error', (err) => done(() => reject(connectError(k, t, err)))) // stays: later errors are the stream's
   })
@@ -245,7 +292,12 @@ async function connect(k: KubeReads, t: ExecTarget, o: ExecOptions, connectMs: n
 /** Open the stream; a cached pod that is gone (404) is resolved again once. */
 async function openStream(k: KubeReads, o: ExecOptions, connectMs: number): Promise<{ ws: WebSocket; target: ExecTarget }> {
   const fromCache = o.pod === undefined
-  const target: ExecTarget = { context: k.contextName, namespace: k.namespace, pod: o.pod ?? (await k.execPodOf(o.deployment as string)), container: o.container }
+  const target: ExecTarget = {
+    context: k.contextName,
+    namespace: k.namespace,
+    pod: o.pod ?? (await k.execPodOf(o.deployment as string)),
+    container: o.container,
+  }
   try {
     return { ws: await connect(k, target, o, connectMs), target }
   } catch (e) {
@@ -266,7 +318,12 @@ function judge(k: KubeReads, t: ExecTarget, s: ExecStream, e: Ended, timeoutMs: 
   const where = `the exec stream of pod ${t.pod} (container ${t.container}) in ${t.namespace}`
   const partial = { stdout: s.stdout, stderr: s.stderr }
   const fail = (kind: KubeAccessKind, message: string, fix: string, cause?: unknown): never => {
-    throw new KubeExecError({ kind, message: `${message}; the exit code is unknown and nothing was checked: ${fix}`, fix }, k.server, partial, cause)
+    throw new KubeExecError(
+      { kind, message: `${message}; the exit code is unknown and nothing was checked: ${fix}`, fix },
+      k.server,
+      partial,
+      cause,
+    )
   }
   if (s.status) {
     if (exitCodeFromStatus(s.status) === null) return `exec failed: ${s.status.message ?? s.status.reason ?? 'unknown'}`
@@ -274,14 +331,31 @@ function judge(k: KubeReads, t: ExecTarget, s: ExecStream, e: Ended, timeoutMs: 
   }
   if (e.how === 'deadline') {
     if (e.alive) return `deadline of ${timeoutMs} ms exceeded; the command was cut`
-    return fail('unreachable', `no answer on ${where} from API server ${k.server} for ${timeoutMs} ms (a ping was not answered either: the connection is gone)`, 'check the network path to the API server (proxy / load-balancer idle timeouts) and rerun')
+    return fail(
+      'unreachable',
+      `no answer on ${where} from API server ${k.server} for ${timeoutMs} ms (a ping was not answered either: the connection is gone)`,
+      'check the network path to the API server (proxy / load-balancer idle timeouts) and rerun',
+    )
   }
-  if (e.how === 'malformed') return fail('server-error', `API server ${k.server} sent a malformed exec status frame on channel 3 for ${where} (${e.excerpt})`, 'rerun; if it persists, check the API server version and any proxy in front of it (it must pass v5.channel.k8s.io frames unchanged)')
+  if (e.how === 'malformed')
+    return fail(
+      'server-error',
+      `API server ${k.server} sent a malformed exec status frame on channel 3 for ${where} (${e.excerpt})`,
+      'rerun; if it persists, check the API server version and any proxy in front of it (it must pass v5.channel.k8s.io frames unchanged)',
+    )
   if (e.how === 'error' || (e.how === 'closed' && e.code === 1006)) {
     const why = e.how === 'error' ? cleanText((e.err as Error)?.message ?? String(e.err), 100) : 'connection closed without a close frame'
-    return fail('unreachable', `${where} from API server ${k.server} dropped ${outputBytes(s)}before the exit status (${why}); the command may or may not have completed`, 'check the network path to the API server (proxy / load-balancer idle timeouts, VPN) and rerun')
+    return fail(
+      'unreachable',
+      `${where} from API server ${k.server} dropped ${outputBytes(s)}before the exit status (${why}); the command may or may not have completed`,
+      'check the network path to the API server (proxy / load-balancer idle timeouts, VPN) and rerun',
+    )
   }
-  return fail('server-error', `API server ${k.server} closed ${where} ${outputBytes(s)}without an exit status (close code ${e.how === 'closed' ? e.code : '?'})`, 'rerun; if it persists, the API server or a proxy in front of it does not complete v5.channel.k8s.io exec streams')
+  return fail(
+    'server-error',
+    `API server ${k.server} closed ${where} ${outputBytes(s)}without an exit status (close code ${e.how === 'closed' ? e.code : '?'})`,
+    'rerun; if it persists, the API server or a proxy in front of it does not complete v5.channel.k8s.io exec streams',
+  )
 }
 
 /** Run a command in a pod; the result, or an AccessError when the check could not be made. */
@@ -289,12 +363,18 @@ export async function runExec(k: KubeReads, o: ExecOptions): Promise<ExecResult>
   const startedAt = isoNow()
   const t0 = performance.now()
   const timeoutMs = o.timeoutMs ?? 60_000
-  const lineFor = (pod: string) => kubectlExecLine({ namespace: k.namespace, pod, container: o.container, command: o.command, stdin: o.stdin !== undefined })
+  const lineFor = (pod: string) =>
+    kubectlExecLine({ namespace: k.namespace, pod, container: o.container, command: o.command, stdin: o.stdin !== undefined })
   let opened: { ws: WebSocket; target: ExecTarget }
   try {
     opened = await openStream(k, o, Math.min(timeoutMs, k.timeoutMs))
   } catch (e) {
-    k.report({ kind: 'exec', command: lineFor(o.pod ?? `deploy/${o.deployment}`), container: o.container, status: (e as { code?: number })?.code })
+    k.report({
+      kind: 'exec',
+      command: lineFor(o.pod ?? `deploy/${o.deployment}`),
+      container: o.container,
+      status: (e as { code?: number })?.code,
+    })
     throw e
   }
   const { ws, target } = opened

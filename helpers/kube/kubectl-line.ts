@@ -89,12 +89,37 @@ export function kubectlLine(s: KubeCallSpec): string {
 }
 
 /** `kubectl -n ns exec pod/x -c c -- python -c '…'`; `-i` when stdin is sent */
-export function kubectlExecLine(o: { namespace: string; pod: string; container: string; command: readonly string[]; stdin?: boolean }): string {
-  return shellLine(['kubectl', '-n', o.namespace, 'exec', ...(o.stdin ? ['-i'] : []), `pod/${o.pod}`, '-c', o.container, '--', ...o.command])
+export function kubectlExecLine(o: {
+  namespace: string
+  pod: string
+  container: string
+  command: readonly string[]
+  stdin?: boolean
+}): string {
+  return shellLine([
+    'kubectl',
+    '-n',
+    o.namespace,
+    'exec',
+    ...(o.stdin ? ['-i'] : []),
+    `pod/${o.pod}`,
+    '-c',
+    o.container,
+    '--',
+    ...o.command,
+  ])
 }
 
 export function kubectlRolloutLine(o: { namespace: string; deployment: string; timeoutMs: number }): string {
-  return shellLine(['kubectl', '-n', o.namespace, 'rollout', 'status', `deploy/${o.deployment}`, `--timeout=${Math.round(o.timeoutMs / 1000)}s`])
+  return shellLine([
+    'kubectl',
+    '-n',
+    o.namespace,
+    'rollout',
+    'status',
+    `deploy/${o.deployment}`,
+    `--timeout=${Math.round(o.timeoutMs / 1000)}s`,
+  ])
 }
 
 export function kubectlPortForwardLine(o: { namespace: string; pod: string; localPort: number | string; podPort: number }): string {

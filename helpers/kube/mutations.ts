@@ -23,7 +23,17 @@ export class KubeMutations {
    * (containers merge by name, so a patch naming one container leaves the rest). */
   patchDeployment(name: string, patch: object): Promise<k8s.V1Deployment> {
     this.k.forgetExecPod(name)
-    const req = { method: 'PATCH' as const, path: `${this.deployments}/${encodeURIComponent(name)}`, query: { fieldManager: 'closeout' }, body: patch, contentType: SMP, expect: 'object' as const, type: 'V1Deployment', what: `patch deployment ${name} in ${this.k.namespace}`, access: { verb: 'patch', resource: 'deployments' } }
+    const req = {
+      method: 'PATCH' as const,
+      path: `${this.deployments}/${encodeURIComponent(name)}`,
+      query: { fieldManager: 'closeout' },
+      body: patch,
+      contentType: SMP,
+      expect: 'object' as const,
+      type: 'V1Deployment',
+      what: `patch deployment ${name} in ${this.k.namespace}`,
+      access: { verb: 'patch', resource: 'deployments' },
+    }
     return this.k.request(req, { verb: 'patch', resource: 'deployments', name, patch: { type: 'strategic', body: patch } })
   }
 
@@ -35,28 +45,71 @@ export class KubeMutations {
   createDeployment(doc: k8s.V1Deployment): Promise<k8s.V1Deployment> {
     const name = doc.metadata?.name ?? '?'
     this.k.forgetExecPod(name)
-    const req = { method: 'POST' as const, path: this.deployments, query: { fieldManager: 'closeout' }, body: doc, expect: 'object' as const, type: 'V1Deployment', what: `create deployment ${name} in ${this.k.namespace}`, access: { verb: 'create', resource: 'deployments' } }
+    const req = {
+      method: 'POST' as const,
+      path: this.deployments,
+      query: { fieldManager: 'closeout' },
+      body: doc,
+      expect: 'object' as const,
+      type: 'V1Deployment',
+      what: `create deployment ${name} in ${this.k.namespace}`,
+      access: { verb: 'create', resource: 'deployments' },
+    }
     return this.k.request(req, { verb: 'create', resource: 'deployments', body: doc })
   }
 
   async deleteDeployment(name: string): Promise<void> {
     this.k.forgetExecPod(name)
-    const req = { method: 'DELETE' as const, path: `${this.deployments}/${encodeURIComponent(name)}`, expect: 'json' as const, what: `delete deployment ${name} in ${this.k.namespace}`, access: { verb: 'delete', resource: 'deployments' } }
+    const req = {
+      method: 'DELETE' as const,
+      path: `${this.deployments}/${encodeURIComponent(name)}`,
+      expect: 'json' as const,
+      what: `delete deployment ${name} in ${this.k.namespace}`,
+      access: { verb: 'delete', resource: 'deployments' },
+    }
     await this.k.request(req, { verb: 'delete', resource: 'deployments', name })
   }
 
   /** `kubectl scale deploy/x --replicas=N` (merge patch on the scale subresource) */
   async scaleDeployment(name: string, replicas: number): Promise<void> {
     this.k.forgetExecPod(name)
-    const req = { method: 'PATCH' as const, path: `${this.deployments}/${encodeURIComponent(name)}/scale`, body: { spec: { replicas } }, contentType: 'application/merge-patch+json', expect: 'object' as const, what: `scale deployment ${name} in ${this.k.namespace}`, access: { verb: 'patch', resource: 'deployments/scale' } }
-    await this.k.request(req, { verb: 'patch', resource: 'deployments', name, command: kubectlScaleLine({ namespace: this.k.namespace, deployment: name, replicas }) })
+    const req = {
+      method: 'PATCH' as const,
+      path: `${this.deployments}/${encodeURIComponent(name)}/scale`,
+      body: { spec: { replicas } },
+      contentType: 'application/merge-patch+json',
+      expect: 'object' as const,
+      what: `scale deployment ${name} in ${this.k.namespace}`,
+      access: { verb: 'patch', resource: 'deployments/scale' },
+    }
+    await this.k.request(req, {
+      verb: 'patch',
+      resource: 'deployments',
+      name,
+      command: kubectlScaleLine({ namespace: this.k.namespace, deployment: name, replicas }),
+    })
   }
 
   /** `kubectl rollout restart deploy/x`: the restartedAt annotation patch kubectl sends */
   restartDeployment(name: string, at = new Date()): Promise<k8s.V1Deployment> {
     const patch = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at.toISOString() } } } } }
     this.k.forgetExecPod(name)
-    const req = { method: 'PATCH' as const, path: `${this.deployments}/${encodeURIComponent(name)}`, query: { fieldManager: 'kubectl-rollout' }, body: patch, contentType: SMP, expect: 'object' as const, type: 'V1Deployment', what: `rollout restart deployment ${name} in ${this.k.namespace}`, access: { verb: 'patch', resource: 'deployments' } }
-    return this.k.request(req, { verb: 'patch', resource: 'deployments', name, command: kubectlRestartLine({ namespace: this.k.namespace, deployment: name }) })
+    const req = {
+      method: 'PATCH' as const,
+      path: `${this.deployments}/${encodeURIComponent(name)}`,
+      query: { fieldManager: 'kubectl-rollout' },
+      body: patch,
+      contentType: SMP,
+      expect: 'object' as const,
+      type: 'V1Deployment',
+      what: `rollout restart deployment ${name} in ${this.k.namespace}`,
+      access: { verb: 'patch', resource: 'deployments' },
+    }
+    return this.k.request(req, {
+      verb: 'patch',
+      resource: 'deployments',
+      name,
+      command: kubectlRestartLine({ namespace: this.k.namespace, deployment: name }),
+    })
   }
 }

@@ -1,8 +1,9 @@
 // Port-forward (facts §3): 127.0.0.1:<random> to a Ready pod of a service / deployment, or a pod;
 // one client-node tunnel (v4.channel.k8s.io) per accepted connection, like kubectl's per-connection streams.
-import * as k8s from '@kubernetes/client-node'
+
 import { createServer, type Server, type Socket } from 'node:net'
 import { PassThrough } from 'node:stream'
+import * as k8s from '@kubernetes/client-node'
 import { KubeTimeoutError, toKubeAccessError } from './errors.ts'
 import { kubectlPortForwardLine } from './kubectl-line.ts'
 import { isPodReady, selectorString } from './pods.ts'
@@ -31,7 +32,10 @@ function parseTarget(t: ForwardTarget): { service?: string; deployment?: string;
 async function resolveService(k: KubeReads, service: string, port: number): Promise<{ pod: string; podPort: number }> {
   const svc = await k.readService(service)
   const sp = svc.spec?.ports?.find((p) => p.port === port) ?? (svc.spec?.ports?.length === 1 ? svc.spec.ports[0] : undefined)
-  if (!sp) throw new Error(`service ${service} in ${k.namespace} has no port ${port} (ports: ${(svc.spec?.ports ?? []).map((p) => p.port).join(', ') || 'none'})`)
+  if (!sp)
+    throw new Error(
+      `service ${service} in ${k.namespace} has no port ${port} (ports: ${(svc.spec?.ports ?? []).map((p) => p.port).join(', ') || 'none'})`,
+    )
   const sel = selectorString(svc.spec?.selector)
   const pods = (await k.listPods(sel)).filter(isPodReady)
   if (!pods.length) throw new Error(`service ${service} in ${k.namespace} has no Ready pod behind it (selector ${sel || 'none'})`)
@@ -50,7 +54,9 @@ async function preflight(k: KubeReads, pf: k8s.PortForward, pod: string, podPort
   const what = `port-forward to pod ${pod} port ${podPort} in ${k.namespace}`
   let timer: NodeJS.Timeout | undefined
   let late = false
-  const open = pf.portForward(k.namespace, pod, [podPort], new PassThrough(), null, new PassThrough()) as unknown as Promise<{ close?: () => void }>
+  const open = pf.portForward(k.namespace, pod, [podPort], new PassThrough(), null, new PassThrough()) as unknown as Promise<{
+    close?: () => void
+  }>
   try {
     const ws = await Promise.race([
       open,
@@ -63,8 +69,21 @@ async function preflight(k: KubeReads, pf: k8s.PortForward, pod: string, podPort
     ])
     ws.close?.()
   } catch (e) {
-    if (late) void open.then((w) => w.close?.(), () => undefined)
-    throw toKubeAccessError(e, { server: k.server, context: k.contextName, namespace: k.namespace, what, verb: 'create', resource: 'pods/portforward' }) ?? e
+    if (late)
+      void open.then(
+        (w) => w.close?.(),
+        () => undefined,
+      )
+    throw (
+      toKubeAccessError(e, {
+        server: k.server,
+        context: k.contextName,
+        namespace: k.namespace,
+        what,
+        verb: 'create',
+        resource: 'pods/portforward',
+      }) ?? e
+    )
   } finally {
     clearTimeout(timer)
   }

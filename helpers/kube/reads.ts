@@ -1,18 +1,18 @@
 // KubeReads: everything a gate may do without changing the cluster (get/list/logs, exec, rollout
 // wait, port-forward), over one shared transport, one pod cache and one set of forwards. A view made
 // with observe() shares them and reports every call it makes as a CallInfo with the kubectl line.
-import type * as k8s from '@kubernetes/client-node'
+
 import type { Server } from 'node:net'
-import type { CallInfo, CallObserver } from '../access.ts'
-import type { AccessError } from '../access.ts'
+import type * as k8s from '@kubernetes/client-node'
+import type { AccessError, CallInfo, CallObserver } from '../access.ts'
 import { classifyKubeError, type KubeErrorClass } from './errors.ts'
-import { kubectlLine, type KubeCallSpec } from './kubectl-line.ts'
-import { KubeTransport, type KubeRequest } from './transport.ts'
-import { runExec, type ExecOptions, type ExecResult } from './exec.ts'
-import { waitForRollout, type RolloutResult } from './rollout.ts'
-import { openPortForward, type ForwardTarget, type PortForwardHandle } from './port-forward.ts'
-import { probeApiServer, type ProbeResult } from './probe.ts'
+import { type ExecOptions, type ExecResult, runExec } from './exec.ts'
+import { type KubeCallSpec, kubectlLine } from './kubectl-line.ts'
 import { isPodReady, newestFirst, selectorString } from './pods.ts'
+import { type ForwardTarget, openPortForward, type PortForwardHandle } from './port-forward.ts'
+import { type ProbeResult, probeApiServer } from './probe.ts'
+import { type RolloutResult, waitForRollout } from './rollout.ts'
+import { type KubeRequest, KubeTransport } from './transport.ts'
 
 export { isPodReady, selectorString }
 
@@ -37,11 +37,22 @@ export class KubeReads {
   readonly shared: KubeShared
   protected readonly observer?: CallObserver
 
-  constructor(kc: k8s.KubeConfig, opts: { namespace: string; timeoutMs?: number }, internal?: { shared: KubeShared; observer?: CallObserver }) {
+  constructor(
+    kc: k8s.KubeConfig,
+    opts: { namespace: string; timeoutMs?: number },
+    internal?: { shared: KubeShared; observer?: CallObserver },
+  ) {
     this.kc = kc
     this.namespace = opts.namespace
     this.timeoutMs = opts.timeoutMs ?? 15_000
-    this.shared = internal?.shared ?? { kc, namespace: this.namespace, timeoutMs: this.timeoutMs, transport: new KubeTransport(kc), execPods: new Map(), forwards: [] }
+    this.shared = internal?.shared ?? {
+      kc,
+      namespace: this.namespace,
+      timeoutMs: this.timeoutMs,
+      transport: new KubeTransport(kc),
+      execPods: new Map(),
+      forwards: [],
+    }
     this.observer = internal?.observer
   }
 
@@ -55,19 +66,31 @@ export class KubeReads {
 
   /** A view sharing config, connections and caches whose every call is reported to `observer`. */
   observe(observer: CallObserver): this {
-    const Ctor = this.constructor as new (kc: k8s.KubeConfig, o: { namespace: string; timeoutMs?: number }, i: { shared: KubeShared; observer?: CallObserver }) => this
+    const Ctor = this.constructor as new (
+      kc: k8s.KubeConfig,
+      o: { namespace: string; timeoutMs?: number },
+      i: { shared: KubeShared; observer?: CallObserver },
+    ) => this
     return new Ctor(this.kc, { namespace: this.namespace, timeoutMs: this.timeoutMs }, { shared: this.shared, observer })
   }
 
   /** A view with its own per-call deadline (e.g. a small budget for diagnostics), sharing the rest. */
   withTimeout(timeoutMs: number): this {
-    const Ctor = this.constructor as new (kc: k8s.KubeConfig, o: { namespace: string; timeoutMs?: number }, i: { shared: KubeShared; observer?: CallObserver }) => this
+    const Ctor = this.constructor as new (
+      kc: k8s.KubeConfig,
+      o: { namespace: string; timeoutMs?: number },
+      i: { shared: KubeShared; observer?: CallObserver },
+    ) => this
     return new Ctor(this.kc, { namespace: this.namespace, timeoutMs }, { shared: this.shared, observer: this.observer })
   }
 
   /** The same client without any mutating method (a read-only gate gets this). */
   readOnly(): KubeReads {
-    return new KubeReads(this.kc, { namespace: this.namespace, timeoutMs: this.timeoutMs }, { shared: this.shared, observer: this.observer })
+    return new KubeReads(
+      this.kc,
+      { namespace: this.namespace, timeoutMs: this.timeoutMs },
+      { shared: this.shared, observer: this.observer },
+    )
   }
 
   /** @internal report one call to the observer (never lets an observer's error break the call) */
@@ -109,25 +132,61 @@ export class KubeReads {
   }
 
   readNamespace(name = this.namespace): Promise<k8s.V1Namespace> {
-    return this.request({ method: 'GET', path: `/api/v1/namespaces/${enc(name)}`, expect: 'object', type: 'V1Namespace', what: `get namespace ${name}` }, { verb: 'get', resource: 'namespaces', name })
+    return this.request(
+      { method: 'GET', path: `/api/v1/namespaces/${enc(name)}`, expect: 'object', type: 'V1Namespace', what: `get namespace ${name}` },
+      { verb: 'get', resource: 'namespaces', name },
+    )
   }
   readDeployment(name: string): Promise<k8s.V1Deployment> {
-    return this.request({ method: 'GET', path: `/apis/apps/v1${this.nsPath}/deployments/${enc(name)}`, expect: 'object', type: 'V1Deployment', what: `get deployment ${name} in ${this.namespace}` }, { verb: 'get', resource: 'deployments', name })
+    return this.request(
+      {
+        method: 'GET',
+        path: `/apis/apps/v1${this.nsPath}/deployments/${enc(name)}`,
+        expect: 'object',
+        type: 'V1Deployment',
+        what: `get deployment ${name} in ${this.namespace}`,
+      },
+      { verb: 'get', resource: 'deployments', name },
+    )
   }
   readService(name: string): Promise<k8s.V1Service> {
-    return this.request({ method: 'GET', path: `/api/v1${this.nsPath}/services/${enc(name)}`, expect: 'object', type: 'V1Service', what: `get service ${name} in ${this.namespace}` }, { verb: 'get', resource: 'services', name })
+    return this.request(
+      {
+        method: 'GET',
+        path: `/api/v1${this.nsPath}/services/${enc(name)}`,
+        expect: 'object',
+        type: 'V1Service',
+        what: `get service ${name} in ${this.namespace}`,
+      },
+      { verb: 'get', resource: 'services', name },
+    )
   }
   readPod(name: string): Promise<k8s.V1Pod> {
-    return this.request({ method: 'GET', path: `/api/v1${this.nsPath}/pods/${enc(name)}`, expect: 'object', type: 'V1Pod', what: `get pod ${name} in ${this.namespace}` }, { verb: 'get', resource: 'pods', name })
+    return this.request(
+      {
+        method: 'GET',
+        path: `/api/v1${this.nsPath}/pods/${enc(name)}`,
+        expect: 'object',
+        type: 'V1Pod',
+        what: `get pod ${name} in ${this.namespace}`,
+      },
+      { verb: 'get', resource: 'pods', name },
+    )
   }
   async listPods(labelSelector?: string): Promise<k8s.V1Pod[]> {
     const what = `list pods${labelSelector ? ` -l ${labelSelector}` : ''} in ${this.namespace}`
-    const l = await this.request<k8s.V1PodList>({ method: 'GET', path: `/api/v1${this.nsPath}/pods`, query: { labelSelector }, expect: 'list', type: 'V1PodList', what }, { verb: 'list', resource: 'pods', labelSelector })
+    const l = await this.request<k8s.V1PodList>(
+      { method: 'GET', path: `/api/v1${this.nsPath}/pods`, query: { labelSelector }, expect: 'list', type: 'V1PodList', what },
+      { verb: 'list', resource: 'pods', labelSelector },
+    )
     return l.items
   }
   /** every namespace (kubectl get pods -A): needs list pods at the cluster scope */
   async listPodsAllNamespaces(): Promise<k8s.V1Pod[]> {
-    const l = await this.request<k8s.V1PodList>({ method: 'GET', path: '/api/v1/pods', expect: 'list', type: 'V1PodList', what: 'list pods in all namespaces' }, { verb: 'list', resource: 'pods', allNamespaces: true })
+    const l = await this.request<k8s.V1PodList>(
+      { method: 'GET', path: '/api/v1/pods', expect: 'list', type: 'V1PodList', what: 'list pods in all namespaces' },
+      { verb: 'list', resource: 'pods', allNamespaces: true },
+    )
     return l.items
   }
   async podsOfDeployment(name: string): Promise<k8s.V1Pod[]> {
@@ -136,22 +195,54 @@ export class KubeReads {
   }
   /** names only: the harness never needs (or records) secret values */
   async listSecretNames(): Promise<string[]> {
-    const l = await this.request<k8s.V1SecretList>({ method: 'GET', path: `/api/v1${this.nsPath}/secrets`, expect: 'list', what: `list secrets in ${this.namespace}` }, { verb: 'list', resource: 'secrets', output: 'name' })
+    const l = await this.request<k8s.V1SecretList>(
+      { method: 'GET', path: `/api/v1${this.nsPath}/secrets`, expect: 'list', what: `list secrets in ${this.namespace}` },
+      { verb: 'list', resource: 'secrets', output: 'name' },
+    )
     return l.items.map((s) => s.metadata?.name ?? '').filter(Boolean)
   }
   /** the most recent `limit` events, oldest first (`kubectl get events --sort-by=.lastTimestamp`) */
   async listEvents(limit = 50): Promise<k8s.CoreV1Event[]> {
-    const l = await this.request<k8s.CoreV1EventList>({ method: 'GET', path: `/api/v1${this.nsPath}/events`, expect: 'list', type: 'CoreV1EventList', what: `list events in ${this.namespace}` }, { verb: 'list', resource: 'events' })
-    const t = (e: k8s.CoreV1Event) => new Date((e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0) as string | number | Date).getTime()
+    const l = await this.request<k8s.CoreV1EventList>(
+      {
+        method: 'GET',
+        path: `/api/v1${this.nsPath}/events`,
+        expect: 'list',
+        type: 'CoreV1EventList',
+        what: `list events in ${this.namespace}`,
+      },
+      { verb: 'list', resource: 'events' },
+    )
+    const t = (e: k8s.CoreV1Event) =>
+      new Date((e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0) as string | number | Date).getTime()
     return l.items.sort((a, b) => t(a) - t(b)).slice(-limit)
   }
   async listNetworkPolicies(): Promise<k8s.V1NetworkPolicy[]> {
-    const l = await this.request<k8s.V1NetworkPolicyList>({ method: 'GET', path: `/apis/networking.k8s.io/v1${this.nsPath}/networkpolicies`, expect: 'list', type: 'V1NetworkPolicyList', what: `list networkpolicies in ${this.namespace}` }, { verb: 'list', resource: 'networkpolicies' })
+    const l = await this.request<k8s.V1NetworkPolicyList>(
+      {
+        method: 'GET',
+        path: `/apis/networking.k8s.io/v1${this.nsPath}/networkpolicies`,
+        expect: 'list',
+        type: 'V1NetworkPolicyList',
+        what: `list networkpolicies in ${this.namespace}`,
+      },
+      { verb: 'list', resource: 'networkpolicies' },
+    )
     return l.items
   }
   podLogs(pod: string, container: string, opts: { tailLines?: number; previous?: boolean; sinceSeconds?: number } = {}): Promise<string> {
     const query = { container, tailLines: opts.tailLines, previous: opts.previous || undefined, sinceSeconds: opts.sinceSeconds }
-    return this.request({ method: 'GET', path: `/api/v1${this.nsPath}/pods/${enc(pod)}/log`, query, expect: 'text', what: `logs ${pod} -c ${container} in ${this.namespace}`, access: { verb: 'get', resource: 'pods/log' } }, { verb: 'logs', resource: 'pods', name: pod, logs: { container, ...opts } })
+    return this.request(
+      {
+        method: 'GET',
+        path: `/api/v1${this.nsPath}/pods/${enc(pod)}/log`,
+        query,
+        expect: 'text',
+        what: `logs ${pod} -c ${container} in ${this.namespace}`,
+        access: { verb: 'get', resource: 'pods/log' },
+      },
+      { verb: 'logs', resource: 'pods', name: pod, logs: { container, ...opts } },
+    )
   }
 
   /** A Ready pod of the deployment (the newest), as `kubectl exec deploy/x` picks one (always read fresh). */
@@ -159,7 +250,9 @@ export class KubeReads {
     const pods = await this.podsOfDeployment(deployment)
     const ready = pods.filter(isPodReady).sort(newestFirst)
     if (!ready.length) {
-      const seen = pods.map((p) => `${p.metadata?.name} ${p.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? p.status?.phase}`).join(', ')
+      const seen = pods
+        .map((p) => `${p.metadata?.name} ${p.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? p.status?.phase}`)
+        .join(', ')
       throw new Error(`deployment ${deployment} in ${this.namespace} has no Ready pod (${pods.length} pod(s): ${seen || 'none'})`)
     }
     return ready[0]
@@ -198,7 +291,13 @@ export class KubeReads {
 
   /** Write a file into a container: exec `sh -c 'cat > "$1"' sh DEST` with the content on stdin
    * (the path is an argument and the content never passes through a shell: no quoting). */
-  copyToPod(pod: { pod?: string; deployment?: string }, container: string, destPath: string, content: string | Buffer, timeoutMs = 60_000): Promise<ExecResult> {
+  copyToPod(
+    pod: { pod?: string; deployment?: string },
+    container: string,
+    destPath: string,
+    content: string | Buffer,
+    timeoutMs = 60_000,
+  ): Promise<ExecResult> {
     return this.execInPod({ ...pod, container, command: ['sh', '-c', 'cat > "$1"', 'sh', destPath], stdin: content, timeoutMs })
   }
 
@@ -209,4 +308,3 @@ export class KubeReads {
     this.shared.transport.close()
   }
 }
-

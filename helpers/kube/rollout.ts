@@ -1,7 +1,7 @@
 // `kubectl rollout status` on a watch (facts §5): kubectl's status logic on the deployment's events,
 // the deadline ends it ("timed out waiting for the condition").
 import * as k8s from '@kubernetes/client-node'
-import { KubeAccessError, cleanText, toKubeAccessError } from './errors.ts'
+import { cleanText, KubeAccessError, toKubeAccessError } from './errors.ts'
 import { kubectlRolloutLine } from './kubectl-line.ts'
 import type { KubeReads } from './reads.ts'
 
@@ -19,21 +19,45 @@ export function deploymentRolloutStatus(d: k8s.V1Deployment): RolloutStatus {
   const s = d.status ?? {}
   if ((d.metadata?.generation ?? 0) <= (s.observedGeneration ?? -1)) {
     const progressing = s.conditions?.find((c) => c.type === 'Progressing')
-    if (progressing?.reason === 'ProgressDeadlineExceeded') return { done: false, failed: true, message: `deployment "${name}" exceeded its progress deadline` }
+    if (progressing?.reason === 'ProgressDeadlineExceeded')
+      return { done: false, failed: true, message: `deployment "${name}" exceeded its progress deadline` }
     const want = d.spec?.replicas ?? 1
     const updated = s.updatedReplicas ?? 0
-    if (updated < want) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${updated} out of ${want} new replicas have been updated...` }
-    if ((s.replicas ?? 0) > updated) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${(s.replicas ?? 0) - updated} old replicas are pending termination...` }
-    if ((s.availableReplicas ?? 0) < updated) return { done: false, message: `Waiting for deployment "${name}" rollout to finish: ${s.availableReplicas ?? 0} of ${updated} updated replicas are available...` }
+    if (updated < want)
+      return {
+        done: false,
+        message: `Waiting for deployment "${name}" rollout to finish: ${updated} out of ${want} new replicas have been updated...`,
+      }
+    if ((s.replicas ?? 0) > updated)
+      return {
+        done: false,
+        message: `Waiting for deployment "${name}" rollout to finish: ${(s.replicas ?? 0) - updated} old replicas are pending termination...`,
+      }
+    if ((s.availableReplicas ?? 0) < updated)
+      return {
+        done: false,
+        message: `Waiting for deployment "${name}" rollout to finish: ${s.availableReplicas ?? 0} of ${updated} updated replicas are available...`,
+      }
     return { done: true, message: `deployment "${name}" successfully rolled out` }
   }
   return { done: false, message: 'Waiting for deployment spec update to be observed...' }
 }
 
 function silentWatch(k: KubeReads, deployment: string, timeoutMs: number, lastError: unknown): KubeAccessError {
-  const why = lastError ? ` (last error: ${cleanText((lastError as Error)?.message ?? String(lastError), 120)})` : ' (no event, no error: the stream stayed silent or was not a watch stream)'
-  const fix = 'check that the API server (and any proxy in front of it) serves watch streams (kubectl rollout status against it), then rerun'
-  return new KubeAccessError({ kind: 'unreachable', fix, message: `the watch on deployment ${deployment} in ${k.namespace} from API server ${k.server} delivered no event within ${timeoutMs} ms${why}; the rollout state is unknown; ${fix}` }, k.server, lastError)
+  const why = lastError
+    ? ` (last error: ${cleanText((lastError as Error)?.message ?? String(lastError), 120)})`
+    : ' (no event, no error: the stream stayed silent or was not a watch stream)'
+  const fix =
+    'check that the API server (and any proxy in front of it) serves watch streams (kubectl rollout status against it), then rerun'
+  return new KubeAccessError(
+    {
+      kind: 'unreachable',
+      fix,
+      message: `the watch on deployment ${deployment} in ${k.namespace} from API server ${k.server} delivered no event within ${timeoutMs} ms${why}; the rollout state is unknown; ${fix}`,
+    },
+    k.server,
+    lastError,
+  )
 }
 
 /** watch failures in a row before the wait gives up as "could not check" (5xx, dropped streams) */
@@ -42,7 +66,11 @@ const MAX_WATCH_FAILURES = 5
 /** The initial state is the watch's ADDED event (like kubectl's informer), then kubectl's status
  * logic on every change; ProgressDeadlineExceeded and the deadline end it. A missing deployment or a
  * refused watch (401/403/404), or a watch that keeps failing, throws an AccessError. */
-export async function waitForRollout(k: KubeReads, deployment: string, opts: { timeoutMs: number; onStatus?: (s: string) => void }): Promise<RolloutResult> {
+export async function waitForRollout(
+  k: KubeReads,
+  deployment: string,
+  opts: { timeoutMs: number; onStatus?: (s: string) => void },
+): Promise<RolloutResult> {
   k.report({ kind: 'k8s', command: kubectlRolloutLine({ namespace: k.namespace, deployment, timeoutMs: opts.timeoutMs }) })
   await k.readDeployment(deployment) // NotFound at once, like kubectl
   const path = `/apis/apps/v1/namespaces/${k.namespace}/deployments`
@@ -65,11 +93,27 @@ export async function waitForRollout(k: KubeReads, deployment: string, opts: { t
       fn()
     }
     const settle = (r: RolloutResult) => finish(() => resolve(r))
-    const fail = (e: unknown) => finish(() => reject(toKubeAccessError(e, { server: k.server, context: k.contextName, namespace: k.namespace, what, verb: 'watch', resource: 'deployments' }) ?? e))
+    const fail = (e: unknown) =>
+      finish(() =>
+        reject(
+          toKubeAccessError(e, {
+            server: k.server,
+            context: k.contextName,
+            namespace: k.namespace,
+            what,
+            verb: 'watch',
+            resource: 'deployments',
+          }) ?? e,
+        ),
+      )
     const timer = setTimeout(() => {
       // a watch that never delivered the deployment says nothing about the rollout: could not check
       if (!seen) return finish(() => reject(silentWatch(k, deployment, opts.timeoutMs, lastError)))
-      settle({ done: false, error: `timed out waiting for the condition (${Math.round(opts.timeoutMs / 1000)}s): ${st.message}`, last: st.message })
+      settle({
+        done: false,
+        error: `timed out waiting for the condition (${Math.round(opts.timeoutMs / 1000)}s): ${st.message}`,
+        last: st.message,
+      })
     }, opts.timeoutMs)
     const onEvent = (type: string, obj: k8s.V1Deployment) => {
       failures = 0
@@ -85,7 +129,8 @@ export async function waitForRollout(k: KubeReads, deployment: string, opts: { t
     const onDone = (err: unknown) => {
       if (settled) return
       const code = (err as { statusCode?: number })?.statusCode
-      if (code === 401 || code === 403 || code === 404) return fail(Object.assign(new Error(`watch deployments: HTTP ${code}`), { statusCode: code }))
+      if (code === 401 || code === 403 || code === 404)
+        return fail(Object.assign(new Error(`watch deployments: HTTP ${code}`), { statusCode: code }))
       if (err) lastError = err
       if (err && ++failures >= MAX_WATCH_FAILURES) return fail(err)
       // the server ended the watch (timeoutSeconds, restart) or it broke: watch again until the deadline,
@@ -97,7 +142,12 @@ export async function waitForRollout(k: KubeReads, deployment: string, opts: { t
     let eventsThisWatch = 0
     const start = async (): Promise<void> => {
       eventsThisWatch = 0
-      const c = await new k8s.Watch(k.kc).watch(path, { fieldSelector: `metadata.name=${deployment}`, allowWatchBookmarks: true }, onEvent, onDone)
+      const c = await new k8s.Watch(k.kc).watch(
+        path,
+        { fieldSelector: `metadata.name=${deployment}`, allowWatchBookmarks: true },
+        onEvent,
+        onDone,
+      )
       ctl = c
       if (settled) c.abort()
     }

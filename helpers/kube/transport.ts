@@ -5,10 +5,22 @@
 // status, a 2xx that is not a Kubernetes object (HTML from a proxy, `{}` or a string) is a
 // server-error AccessError, never a TypeError further down.
 import type * as k8s from '@kubernetes/client-node'
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici'
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js'
+import { Agent, type Dispatcher, ProxyAgent, request } from 'undici'
 import { describeCredentialFailure } from './config.ts'
-import { KubeConfigError, KubeTimeoutError, classifyKubeError, describeBadBody, describeHttpStatus, toKubeAccessError, KubeAccessError, cleanText, type KubeAccessKind, type KubeErrorClass, type KubeErrorContext } from './errors.ts'
+import {
+  classifyKubeError,
+  cleanText,
+  describeBadBody,
+  describeHttpStatus,
+  KubeAccessError,
+  type KubeAccessKind,
+  KubeConfigError,
+  type KubeErrorClass,
+  type KubeErrorContext,
+  KubeTimeoutError,
+  toKubeAccessError,
+} from './errors.ts'
 
 export interface KubeRequest {
   method: 'GET' | 'PATCH' | 'POST' | 'DELETE' | 'PUT'
@@ -45,7 +57,15 @@ export class KubeApiError extends Error {
 }
 
 /** the https options client-node builds (headers with the bearer token, CA, client certificate) */
-export type AuthOptions = { headers?: Record<string, string>; ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean; servername?: string; agent?: unknown }
+export type AuthOptions = {
+  headers?: Record<string, string>
+  ca?: Buffer | string
+  cert?: Buffer | string
+  key?: Buffer | string
+  rejectUnauthorized?: boolean
+  servername?: string
+  agent?: unknown
+}
 
 export class KubeTransport {
   readonly kc: k8s.KubeConfig
@@ -63,7 +83,11 @@ export class KubeTransport {
   async authOptions(): Promise<AuthOptions> {
     const cluster = this.kc.getCurrentCluster()
     if (cluster?.server.startsWith('http:') && !cluster.skipTLSVerify) {
-      throw new KubeConfigError(`the kubeconfig's server ${cluster.server} is plain http; use the https address of the API server (a local double may set insecure-skip-tls-verify: true)`, cluster.server, 'use the https address of the API server')
+      throw new KubeConfigError(
+        `the kubeconfig's server ${cluster.server} is plain http; use the https address of the API server (a local double may set insecure-skip-tls-verify: true)`,
+        cluster.server,
+        'use the https address of the API server',
+      )
     }
     const opts: AuthOptions = {}
     try {
@@ -78,7 +102,9 @@ export class KubeTransport {
     if (this.dispatcher) return this.dispatcher
     const tls = { ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: o.rejectUnauthorized, servername: o.servername }
     const proxy = this.kc.getCurrentCluster()?.proxyUrl
-    this.dispatcher = proxy ? new ProxyAgent({ uri: proxy, requestTls: tls }) : new Agent({ connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 }, keepAliveTimeout: 30_000 })
+    this.dispatcher = proxy
+      ? new ProxyAgent({ uri: proxy, requestTls: tls })
+      : new Agent({ connect: { ...tls, keepAlive: true, keepAliveInitialDelay: 30_000 }, keepAliveTimeout: 30_000 })
     return this.dispatcher
   }
 
@@ -107,7 +133,8 @@ export class KubeTransport {
       const late = new Promise<never>((_, rej) => ac.signal.addEventListener('abort', () => rej(new Error('aborted')), { once: true }))
       return await Promise.race([work, late])
     } catch (e) {
-      if (timedOut) throw new KubeTimeoutError(`no answer from API server ${this.server} within ${req.timeoutMs} ms (${req.what})`, this.server)
+      if (timedOut)
+        throw new KubeTimeoutError(`no answer from API server ${this.server} within ${req.timeoutMs} ms (${req.what})`, this.server)
       throw this.mapError(e, req, namespace)
     } finally {
       clearTimeout(timer)
@@ -119,14 +146,25 @@ export class KubeTransport {
     const access = toKubeAccessError(e, this.ctx(req, namespace))
     if (access) return access
     // not an access failure and not an answer we could read: still never a raw TypeError text in a reason
-    const detail = e instanceof TypeError || e instanceof RangeError ? 'an answer the client could not read' : classifyKubeError(e, this.ctx(req, namespace)).message
+    const detail =
+      e instanceof TypeError || e instanceof RangeError
+        ? 'an answer the client could not read'
+        : classifyKubeError(e, this.ctx(req, namespace)).message
     const fix = 'rerun; if it persists, compare with kubectl against the same server'
-    return new KubeAccessError({ kind: 'server-error', message: `the call to API server ${this.server} failed (${req.what}): ${detail}; ${fix}`, fix }, this.server, e)
+    return new KubeAccessError(
+      { kind: 'server-error', message: `the call to API server ${this.server} failed (${req.what}): ${detail}; ${fix}`, fix },
+      this.server,
+      e,
+    )
   }
 
   private async exchange<T>(req: KubeRequest, signal: AbortSignal, namespace?: string): Promise<KubeResponse<T>> {
     const auth = await this.authOptions()
-    const headers: Record<string, string> = { ...(auth.headers ?? {}), accept: 'application/json, */*;q=0.8', 'user-agent': 'closeout-kube' }
+    const headers: Record<string, string> = {
+      ...(auth.headers ?? {}),
+      accept: 'application/json, */*;q=0.8',
+      'user-agent': 'closeout-kube',
+    }
     let body: string | undefined
     if (req.body !== undefined) {
       body = JSON.stringify(req.body)
@@ -140,7 +178,10 @@ export class KubeTransport {
   /** A pooled connection the server closed while idle (its keep-alive timeout, seen late when the
    * event loop was busy) fails at once with "other side closed": an idempotent call is sent once more
    * on a fresh connection. POST (create) is never resent. */
-  private async requestOnce(req: KubeRequest, opts: { method: KubeRequest['method']; headers: Record<string, string>; body?: string; signal: AbortSignal; dispatcher: Dispatcher }): Promise<Dispatcher.ResponseData<unknown>> {
+  private async requestOnce(
+    req: KubeRequest,
+    opts: { method: KubeRequest['method']; headers: Record<string, string>; body?: string; signal: AbortSignal; dispatcher: Dispatcher },
+  ): Promise<Dispatcher.ResponseData<unknown>> {
     try {
       return await request(this.url(req), opts)
     } catch (e) {

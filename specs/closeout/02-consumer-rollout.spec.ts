@@ -2,22 +2,50 @@
  * F3-4 Task 2 steps 1–2 — resolve the consumer source, check the API's tag exists for the consumer
  * image in the registry, pin the consumer image to it, roll out.
  */
-import { gate, GateBlocked, GateFailure, containerImage, imageTag, deploymentSummary, crashLooping, podSummary, findRepoManifest, toYaml, type GateContext, type RepoManifest, type TargetProfile, type V1Deployment } from '../../helpers/index.ts'
+import {
+  containerImage,
+  crashLooping,
+  deploymentSummary,
+  findRepoManifest,
+  GateBlocked,
+  type GateContext,
+  GateFailure,
+  gate,
+  imageTag,
+  podSummary,
+  type RepoManifest,
+  type TargetProfile,
+  toYaml,
+  type V1Deployment,
+} from '../../helpers/index.ts'
 
 type Source = { live: V1Deployment; manifest?: undefined } | { live?: undefined; manifest: RepoManifest }
 
 /** The Deployment the plan's bootstrap commands produce (create deployment --image, set env
  * --from=secret SERVICE_NAME=…, patch command), from the repository manifest: what --allow-mutations
  * creates and what an operator applies by hand — one document. */
-function renderBootstrap(manifest: V1Deployment, c: TargetProfile['consumer'], bootstrap: NonNullable<TargetProfile['consumer']['bootstrap']>, ns: string, image: string): V1Deployment {
+function renderBootstrap(
+  manifest: V1Deployment,
+  c: TargetProfile['consumer'],
+  bootstrap: NonNullable<TargetProfile['consumer']['bootstrap']>,
+  ns: string,
+  image: string,
+): V1Deployment {
   const doc = JSON.parse(JSON.stringify(manifest)) as V1Deployment
   const containers = doc.spec?.template?.spec?.containers ?? []
   const container = containers.find((x) => x.name === c.container) ?? containers[0]
-  if (!container) throw new GateBlocked(`the repository manifest has no containers (expected container ${c.container}); fix the manifest and rerun`)
+  if (!container)
+    throw new GateBlocked(`the repository manifest has no containers (expected container ${c.container}); fix the manifest and rerun`)
   container.image = image
   container.command = bootstrap.command
-  container.envFrom = [...(container.envFrom ?? []).filter((e) => e.secretRef?.name !== bootstrap.envFromSecret), { secretRef: { name: bootstrap.envFromSecret } }]
-  container.env = [...(container.env ?? []).filter((e) => e.name !== 'SERVICE_NAME'), { name: 'SERVICE_NAME', value: bootstrap.serviceName }]
+  container.envFrom = [
+    ...(container.envFrom ?? []).filter((e) => e.secretRef?.name !== bootstrap.envFromSecret),
+    { secretRef: { name: bootstrap.envFromSecret } },
+  ]
+  container.env = [
+    ...(container.env ?? []).filter((e) => e.name !== 'SERVICE_NAME'),
+    { name: 'SERVICE_NAME', value: bootstrap.serviceName },
+  ]
   doc.apiVersion = 'apps/v1'
   doc.kind = 'Deployment'
   doc.metadata = { ...doc.metadata, namespace: ns, name: c.deployment }
@@ -27,7 +55,10 @@ function renderBootstrap(manifest: V1Deployment, c: TargetProfile['consumer'], b
 /** Step 1: the source, in the plan's fixed order (live deployment, repository manifests, else blocked). */
 async function resolveSource({ target, kube, evidence }: GateContext): Promise<Source> {
   const c = target.consumer
-  const live = await kube.findDeployment(c.deployment, { step: `live consumer deployment ${c.deployment}`, summarize: (d) => (d ? deploymentSummary(d) : { present: false }) })
+  const live = await kube.findDeployment(c.deployment, {
+    step: `live consumer deployment ${c.deployment}`,
+    summarize: (d) => (d ? deploymentSummary(d) : { present: false }),
+  })
   if (live) {
     await evidence.attach('02_consumer_source_live.yaml', toYaml(live))
     await evidence.note('consumer source', { source: 'live deployment', file: '02_consumer_source_live.yaml' })
@@ -46,10 +77,16 @@ async function resolveSource({ target, kube, evidence }: GateContext): Promise<S
 
 /** Step 2: CONSUMER_IMAGE=<repo>:${API_TAG}, and the plan's TAG_COUNT check before anything changes. */
 async function pinnedImage({ target, kube, evidence, registry }: GateContext): Promise<{ wanted: string; apiTag: string }> {
-  const api = await kube.readDeployment(target.api.deployment, { step: 'API image', summarize: (d) => ({ image: containerImage(d, target.api.container) ?? containerImage(d) }) })
+  const api = await kube.readDeployment(target.api.deployment, {
+    step: 'API image',
+    summarize: (d) => ({ image: containerImage(d, target.api.container) ?? containerImage(d) }),
+  })
   const apiImage = containerImage(api, target.api.container) ?? containerImage(api)
   const apiTag = imageTag(apiImage)
-  if (!apiTag) throw new GateBlocked(`the API image "${apiImage ?? 'none'}" has no tag to pin the consumer to (digest-only or untagged); tag the API image and rerun`)
+  if (!apiTag)
+    throw new GateBlocked(
+      `the API image "${apiImage ?? 'none'}" has no tag to pin the consumer to (digest-only or untagged); tag the API image and rerun`,
+    )
   const wanted = `${target.consumer.imageRepository}:${apiTag}`
   await evidence.note('pinned runtime contract', { API_IMAGE: apiImage ?? '-', API_TAG: apiTag, CONSUMER_IMAGE: wanted })
   const found = await registry.countTag(apiTag)
@@ -70,7 +107,10 @@ async function applyPin(ctx: GateContext, source: Source, wanted: string, apiTag
   if (source.live) {
     const current = containerImage(source.live, c.container)
     if (current === wanted) return void (await evidence.note('consumer image already pinned', { image: current }, 'pass'))
-    if (!mutate.allowed) throw new GateFailure(`consumer image ${current ?? '(none)'} is not pinned to the API tag ${apiTag}; run \`kubectl -n ${ns} set image deployment/${c.deployment} ${c.container}=${wanted}\` or rerun with --allow-mutations`)
+    if (!mutate.allowed)
+      throw new GateFailure(
+        `consumer image ${current ?? '(none)'} is not pinned to the API tag ${apiTag}; run \`kubectl -n ${ns} set image deployment/${c.deployment} ${c.container}=${wanted}\` or rerun with --allow-mutations`,
+      )
     await mutate.setContainerImage(c.deployment, c.container, wanted)
     return
   }
@@ -82,8 +122,19 @@ async function applyPin(ctx: GateContext, source: Source, wanted: string, apiTag
   const doc = renderBootstrap(source.manifest.doc, c, c.bootstrap, ns, wanted)
   const file = await evidence.attach('02_consumer_bootstrap.yaml', toYaml(doc))
   const apply = `kubectl apply -f ${file}`
-  await evidence.note('bootstrap deployment rendered', { file: '02_consumer_bootstrap.yaml', from: source.manifest.file, image: wanted, envFrom: `secret/${c.bootstrap.envFromSecret}`, SERVICE_NAME: c.bootstrap.serviceName, command: c.bootstrap.command.join(' '), apply })
-  if (!mutate.allowed) throw new GateFailure(`deployment ${c.deployment} is missing in ${ns}; bootstrap it with \`${apply}\` — or rerun with --allow-mutations`)
+  await evidence.note('bootstrap deployment rendered', {
+    file: '02_consumer_bootstrap.yaml',
+    from: source.manifest.file,
+    image: wanted,
+    envFrom: `secret/${c.bootstrap.envFromSecret}`,
+    SERVICE_NAME: c.bootstrap.serviceName,
+    command: c.bootstrap.command.join(' '),
+    apply,
+  })
+  if (!mutate.allowed)
+    throw new GateFailure(
+      `deployment ${c.deployment} is missing in ${ns}; bootstrap it with \`${apply}\` — or rerun with --allow-mutations`,
+    )
   await mutate.createDeployment(doc, file)
 }
 
@@ -94,7 +145,8 @@ async function waitForRollout({ target, kube }: GateContext): Promise<void> {
   if (!result.done) throw new GateFailure(`rollout of deploy/${c.deployment} did not complete: ${result.error ?? 'unknown'}`)
   const pods = await kube.podsOfDeployment(c.deployment, { step: 'consumer pods', summarize: (ps) => ps.map(podSummary) })
   const looping = pods.filter((p) => crashLooping(p).length)
-  if (looping.length) throw new GateFailure(`consumer pod(s) in CrashLoopBackOff after the rollout: ${looping.map((p) => p.metadata?.name).join(', ')}`)
+  if (looping.length)
+    throw new GateFailure(`consumer pod(s) in CrashLoopBackOff after the rollout: ${looping.map((p) => p.metadata?.name).join(', ')}`)
 }
 
 gate(

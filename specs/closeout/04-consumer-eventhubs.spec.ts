@@ -1,9 +1,7 @@
 /**
  * F3-4 Task 2 step 3 — Event Hubs (Kafka :9093) TCP reachability from inside the consumer pod.
  */
-import { gate } from '../../helpers/index.ts'
-import { GateFailure } from '../../helpers/index.ts'
-import { fillCommand } from '../../helpers/index.ts'
+import { fillCommand, GateFailure, gate } from '../../helpers/index.ts'
 import { probeFromConsumer } from '../shared/probe.ts'
 
 gate(
@@ -19,7 +17,12 @@ gate(
   async (ctx) => {
     const p = ctx.target.consumer.eventhubsProbe
     const command = fillCommand(p.command, { host: ctx.target.eventhubs.host, port: String(ctx.target.eventhubs.port) })
-    const r = await probeFromConsumer(ctx, `Event Hubs TCP probe ${ctx.target.eventhubs.host}:${ctx.target.eventhubs.port}`, command, p.marker)
+    const r = await probeFromConsumer(
+      ctx,
+      `Event Hubs TCP probe ${ctx.target.eventhubs.host}:${ctx.target.eventhubs.port}`,
+      command,
+      p.marker,
+    )
     if (!r.ok) throw new GateFailure(r.reason)
   },
 )

@@ -12,7 +12,8 @@ gate(
     needs: ['baseline'],
     evidence: '05_api_smoke_404.log',
     title: 'returns 404 for an unknown tx id',
-    description: 'curl -sS -o /tmp/f3_4_tx_404.json -w "%{http_code}" http://tx-lookup-api.txlookup.svc.cluster.local:8000/admin/tx/missing-tx-id → 404',
+    description:
+      'curl -sS -o /tmp/f3_4_tx_404.json -w "%{http_code}" http://tx-lookup-api.txlookup.svc.cluster.local:8000/admin/tx/missing-tx-id → 404',
   },
   expect404,
 )

@@ -1,15 +1,19 @@
 /**
  * Phase 7 / AC review — /health reports every dependency, and each is healthy.
  */
-import { gate } from '../../helpers/index.ts'
-import { GateFailure } from '../../helpers/index.ts'
+import { GateFailure, gate } from '../../helpers/index.ts'
 import { readinessProfile } from '../shared/readiness.ts'
 
 function dependencyStates(body: Record<string, unknown>): Record<string, string> {
   const deps = (body.dependencies ?? body.checks ?? body.services) as Record<string, unknown> | undefined
   if (!deps || typeof deps !== 'object') return {}
   return Object.fromEntries(
-    Object.entries(deps).map(([k, v]) => [k, typeof v === 'string' ? v : String((v as Record<string, unknown>)?.status ?? (v as Record<string, unknown>)?.state ?? JSON.stringify(v))]),
+    Object.entries(deps).map(([k, v]) => [
+      k,
+      typeof v === 'string'
+        ? v
+        : String((v as Record<string, unknown>)?.status ?? (v as Record<string, unknown>)?.state ?? JSON.stringify(v)),
+    ]),
   )
 }
 
@@ -20,7 +24,8 @@ gate(
     classification: 'READINESS_FAILED',
     evidence: '01_health.log',
     title: '/health answers 200 and reports every dependency healthy',
-    description: 'curl /health — "Health checks reachable: all services expose /health with dependency validation" (Phase 7); /health must check the DB (AC review, Operations)',
+    description:
+      'curl /health — "Health checks reachable: all services expose /health with dependency validation" (Phase 7); /health must check the DB (AC review, Operations)',
   },
   async (ctx) => {
     const r = await ctx.api.get('GET /health', readinessProfile(ctx).healthPath, { expectStatus: 200 })

@@ -1,8 +1,7 @@
 /**
  * AC review Phase 2 — /ready exists for the readiness probe and answers 200 when dependencies are up.
  */
-import { gate } from '../../helpers/index.ts'
-import { GateFailure } from '../../helpers/index.ts'
+import { GateFailure, gate } from '../../helpers/index.ts'
 import { readinessProfile } from '../shared/readiness.ts'
 
 gate(

@@ -2,8 +2,7 @@
  * AC review Phase 1/2 (ADR-0012) — probes, resources, non-root, NetworkPolicy for the API and consumer.
  */
 import type { V1Container, V1Deployment } from '../../helpers/index.ts'
-import { gate } from '../../helpers/index.ts'
-import { GateFailure } from '../../helpers/index.ts'
+import { GateFailure, gate } from '../../helpers/index.ts'
 import { readinessProfile } from '../shared/readiness.ts'
 
 function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
@@ -38,20 +37,36 @@ gate(
     const p = readinessProfile(ctx)
     const problems: string[] = []
     const policies = p.requireNetworkPolicy
-      ? await ctx.kube.listNetworkPolicies({ summarize: (ps) => ps.map((x) => ({ name: x.metadata?.name, podSelector: x.spec?.podSelector?.matchLabels ?? {} })) })
+      ? await ctx.kube.listNetworkPolicies({
+          summarize: (ps) => ps.map((x) => ({ name: x.metadata?.name, podSelector: x.spec?.podSelector?.matchLabels ?? {} })),
+        })
       : []
     for (const [name, container, isServer] of [
       [ctx.target.api.deployment, ctx.target.api.container, true],
       [ctx.target.consumer.deployment, ctx.target.consumer.container, false],
     ] as const) {
-      const d = await ctx.kube.readDeployment(name, { summarize: (x) => ({ containers: x.spec?.template?.spec?.containers?.map((c) => ({ name: c.name, readinessProbe: Boolean(c.readinessProbe), livenessProbe: Boolean(c.livenessProbe), resources: c.resources, securityContext: c.securityContext })), podSecurityContext: x.spec?.template?.spec?.securityContext }) })
+      const d = await ctx.kube.readDeployment(name, {
+        summarize: (x) => ({
+          containers: x.spec?.template?.spec?.containers?.map((c) => ({
+            name: c.name,
+            readinessProbe: Boolean(c.readinessProbe),
+            livenessProbe: Boolean(c.livenessProbe),
+            resources: c.resources,
+            securityContext: c.securityContext,
+          })),
+          podSecurityContext: x.spec?.template?.spec?.securityContext,
+        }),
+      })
       const c = d.spec?.template?.spec?.containers?.find((x) => x.name === container) ?? d.spec?.template?.spec?.containers?.[0]
       if (!c) {
         problems.push(`${name}: no container ${container}`)
         continue
       }
       problems.push(...containerProblems(d, c, isServer).map((x) => `${name}/${c.name}: ${x}`))
-      if (p.requireNetworkPolicy && !policies.some((np) => selects(np.spec?.podSelector?.matchLabels, d.spec?.template?.metadata?.labels))) {
+      if (
+        p.requireNetworkPolicy &&
+        !policies.some((np) => selects(np.spec?.podSelector?.matchLabels, d.spec?.template?.metadata?.labels))
+      ) {
         problems.push(`${name}: no NetworkPolicy selects its pods`)
       }
     }

@@ -2,7 +2,7 @@
  * E2-3 §3 — preconditions: AKS provisioningState=Succeeded, namespace visible, API/consumer
  * deployments exist, no crashloop. Any of them failing: ENVIRONMENT_BLOCKED, the rehearsal stops.
  */
-import { gate, GateBlocked, crashLooping, deploymentSummary, podSummary, type GateContext } from '../../helpers/index.ts'
+import { crashLooping, deploymentSummary, GateBlocked, type GateContext, gate, podSummary } from '../../helpers/index.ts'
 import { cutover, noteFixedInputs } from '../shared/rehearsal.ts'
 
 /** `az aks show -g RG -n NAME --query provisioningState -o tsv` through Azure Resource Manager (the arm
@@ -40,6 +40,9 @@ gate(
     }
     const pods = await kube.listPods({ summarize: (ps) => ps.map(podSummary) })
     const looping = pods.filter((p) => crashLooping(p).length)
-    if (looping.length) throw new GateBlocked(`pods in CrashLoopBackOff: ${looping.map((p) => p.metadata?.name).join(', ')}; the rehearsal needs a healthy baseline`)
+    if (looping.length)
+      throw new GateBlocked(
+        `pods in CrashLoopBackOff: ${looping.map((p) => p.metadata?.name).join(', ')}; the rehearsal needs a healthy baseline`,
+      )
   },
 )

@@ -1,8 +1,7 @@
 /**
  * E2-3 §5.2 — migration gate: `alembic upgrade head` in the API pod.
  */
-import { gate } from '../../helpers/index.ts'
-import { GateFailure } from '../../helpers/index.ts'
+import { GateFailure, gate } from '../../helpers/index.ts'
 import { rehearsalProfile } from '../shared/rehearsal.ts'
 
 gate(
@@ -16,7 +15,15 @@ gate(
     description: 'kubectl -n txlookup exec deploy/tx-lookup-api -- alembic upgrade head',
   },
   async (ctx) => {
-    const r = await ctx.exec('migration (upgrade head)', { deployment: ctx.target.api.deployment, container: ctx.target.api.container, command: rehearsalProfile(ctx).migrateCommand, timeoutMs: 300_000 })
-    if (r.exitCode !== 0) throw new GateFailure(`migration exited ${r.exitCode ?? 'without status'}: ${(r.error ?? r.stderr).trim().split('\n').slice(-1)[0] ?? ''}`)
+    const r = await ctx.exec('migration (upgrade head)', {
+      deployment: ctx.target.api.deployment,
+      container: ctx.target.api.container,
+      command: rehearsalProfile(ctx).migrateCommand,
+      timeoutMs: 300_000,
+    })
+    if (r.exitCode !== 0)
+      throw new GateFailure(
+        `migration exited ${r.exitCode ?? 'without status'}: ${(r.error ?? r.stderr).trim().split('\n').slice(-1)[0] ?? ''}`,
+      )
   },
 )

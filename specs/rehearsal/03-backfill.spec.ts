@@ -2,7 +2,7 @@
  * E2-3 §5.1 + §5.3 — synthetic ledger/payment-order JSONL for T_cutover−1h, copied into the API pod,
  * backfill over T_cutover−24h … T_cutover−1s, then the backfilled tx is visible through the API.
  */
-import { gate, GateFailure, fillCommand, renderEventTemplate } from '../../helpers/index.ts'
+import { fillCommand, GateFailure, gate, renderEventTemplate } from '../../helpers/index.ts'
 import { cutover, noteFixedInputs, rehearsalProfile, rehearsalRunId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
@@ -38,13 +38,22 @@ gate(
       [ledgerFile, ledger],
       [paymentFile, payment],
     ] as const) {
-      const c = await ctx.exec(`copy ${file} into the API pod`, { deployment: api.deployment, container: api.container, command: ['sh', '-c', 'cat > "$1"', 'sh', file], stdin: content })
-      if (c.exitCode !== 0) throw new GateFailure(`could not copy ${file} into deploy/${api.deployment} (exit ${c.exitCode}): ${c.stderr.trim()}`)
+      const c = await ctx.exec(`copy ${file} into the API pod`, {
+        deployment: api.deployment,
+        container: api.container,
+        command: ['sh', '-c', 'cat > "$1"', 'sh', file],
+        stdin: content,
+      })
+      if (c.exitCode !== 0)
+        throw new GateFailure(`could not copy ${file} into deploy/${api.deployment} (exit ${c.exitCode}): ${c.stderr.trim()}`)
     }
 
     const cmd = fillCommand(r.backfillCommand, { ledgerFile, paymentFile, since: cut.backfillSince, until: cut.backfillUntil })
     const b = await ctx.exec('backfill', { deployment: api.deployment, container: api.container, command: cmd, timeoutMs: 300_000 })
-    if (b.exitCode !== 0) throw new GateFailure(`backfill exited ${b.exitCode ?? 'without status'}: ${(b.error ?? b.stderr).trim().split('\n').slice(-1)[0] ?? ''}`)
+    if (b.exitCode !== 0)
+      throw new GateFailure(
+        `backfill exited ${b.exitCode ?? 'without status'}: ${(b.error ?? b.stderr).trim().split('\n').slice(-1)[0] ?? ''}`,
+      )
 
     const txId = `tx-bf-pay-${runId}`
     const got = await ctx.api.get(`backfilled tx ${txId} is visible (expect 200)`, txPath(ctx, txId), { expectStatus: 200 })

@@ -1,8 +1,7 @@
 /**
  * E2-3 §5.4 — consumer sync: publish scenario `happy`, consume, the synced tx becomes visible.
  */
-import { gate } from '../../helpers/index.ts'
-import { GateFailure } from '../../helpers/index.ts'
+import { GateFailure, gate } from '../../helpers/index.ts'
 import { cutover, expectedSyncTxId, publishAndConsume, rehearsalProfile } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 

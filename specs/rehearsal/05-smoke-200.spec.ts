@@ -2,8 +2,8 @@
  * E2-3 §5.5 — API smoke with the synced tx id → 200 (sha256 + length recorded).
  */
 import { gate } from '../../helpers/index.ts'
-import { expect200 } from '../shared/smoke.ts'
 import { syncTxId } from '../shared/rehearsal.ts'
+import { expect200 } from '../shared/smoke.ts'
 
 gate(
   {

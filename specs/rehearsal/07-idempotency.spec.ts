@@ -1,16 +1,16 @@
 /**
  * E2-3 §5.6 — idempotency: canonical payload hash before == after replaying scenario `duplicate`.
  */
-import { gate } from '../../helpers/index.ts'
-import { GateFailure } from '../../helpers/index.ts'
-import { canonicalHash, canonicalJson, stripVolatile, type Json } from '../../helpers/index.ts'
+
 import type { GateContext } from '../../helpers/index.ts'
+import { canonicalHash, canonicalJson, GateFailure, gate, type Json, stripVolatile } from '../../helpers/index.ts'
 import { publishAndConsume, rehearsalProfile, syncTxId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
 async function canonical(ctx: GateContext, label: 'BEFORE' | 'AFTER', txId: string): Promise<string> {
   const r = await ctx.api.get(`${label}: GET ${txId} (expect 200)`, txPath(ctx, txId), { expectStatus: 200 })
-  if (r.status !== 200 || r.json === undefined) throw new GateFailure(`${label}_HTTP=${r.status} for ${txId}: the payload cannot be compared`)
+  if (r.status !== 200 || r.json === undefined)
+    throw new GateFailure(`${label}_HTTP=${r.status} for ${txId}: the payload cannot be compared`)
   const volatile = ctx.target.api.volatileFields
   const hash = canonicalHash(r.json as Json, volatile)
   await ctx.evidence.note(`${label} canonical payload`, {
@@ -41,7 +41,14 @@ gate(
     const before = await canonical(ctx, 'BEFORE', txId)
     await publishAndConsume(ctx, 'duplicate', r.duplicateMaxMessages)
     const after = await canonical(ctx, 'AFTER', txId)
-    await ctx.evidence.note('idempotency verdict', { BEFORE_CANON_HASH: before, AFTER_CANON_HASH: after, equal: String(before === after) }, before === after ? 'pass' : 'fail')
-    if (before !== after) throw new GateFailure(`canonical payload of ${txId} changed after the duplicate replay: ${before.slice(0, 12)}… → ${after.slice(0, 12)}…`)
+    await ctx.evidence.note(
+      'idempotency verdict',
+      { BEFORE_CANON_HASH: before, AFTER_CANON_HASH: after, equal: String(before === after) },
+      before === after ? 'pass' : 'fail',
+    )
+    if (before !== after)
+      throw new GateFailure(
+        `canonical payload of ${txId} changed after the duplicate replay: ${before.slice(0, 12)}… → ${after.slice(0, 12)}…`,
+      )
   },
 )

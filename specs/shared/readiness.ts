@@ -1,7 +1,7 @@
 // Shared by the readiness gates (AC operational-readiness review, Phase 7 ops runbook, Week 4 brief).
+
+import type { GateContext, TargetProfile } from '../../helpers/index.ts'
 import { GateBlocked } from '../../helpers/index.ts'
-import type { GateContext } from '../../helpers/index.ts'
-import type { TargetProfile } from '../../helpers/index.ts'
 
 export type ReadinessProfile = NonNullable<TargetProfile['readiness']>
 

@@ -1,14 +1,14 @@
 // E2-3 fixed inputs shared by the rehearsal gates: the rehearsal run id, T_cutover (UTC, the single
 // cut line) with its ±buffer guard, the backfill window and the synced tx id.
-import { GateBlocked, GateFailure } from '../../helpers/index.ts'
-import type { GateContext } from '../../helpers/index.ts'
-import type { ExecResult } from '../../helpers/index.ts'
-import { fillCommand, type TargetProfile } from '../../helpers/index.ts'
+
+import type { ExecResult, GateContext } from '../../helpers/index.ts'
+import { fillCommand, GateBlocked, GateFailure, type TargetProfile } from '../../helpers/index.ts'
 
 export type RehearsalProfile = NonNullable<TargetProfile['rehearsal']>
 
 export function rehearsalProfile(ctx: GateContext): RehearsalProfile {
-  if (!ctx.target.rehearsal) throw new GateBlocked(`target profile ${ctx.target.name} has no rehearsal: section (commands for migrate, backfill, publish, consume)`)
+  if (!ctx.target.rehearsal)
+    throw new GateBlocked(`target profile ${ctx.target.name} has no rehearsal: section (commands for migrate, backfill, publish, consume)`)
   return ctx.target.rehearsal
 }
 
@@ -37,7 +37,8 @@ export interface Cutover {
 export function cutover(ctx: GateContext): Cutover {
   const r = rehearsalProfile(ctx)
   const t = ctx.values.getOrSet<string>('T_cutover', () => r.cutover || isoSeconds(new Date(ctx.run.startedAt)))
-  if (!ISO_UTC.test(t)) throw new GateBlocked(`T_cutover "${t}" must be UTC ISO8601 like 2026-11-22T10:00:00Z (set rehearsal.cutover / T_CUTOVER)`)
+  if (!ISO_UTC.test(t))
+    throw new GateBlocked(`T_cutover "${t}" must be UTC ISO8601 like 2026-11-22T10:00:00Z (set rehearsal.cutover / T_CUTOVER)`)
   const tc = Date.parse(t)
   if (ctx.values.get<number>('T_cutover_guard_invocation') !== ctx.run.invocation) {
     const driftMs = Date.now() - tc
@@ -60,7 +61,14 @@ export function cutover(ctx: GateContext): Cutover {
 
 /** The fixed inputs of E2-3 §2/§4, as an evidence note. */
 export async function noteFixedInputs(ctx: GateContext, cut: Cutover): Promise<void> {
-  await ctx.evidence.note('fixed inputs', { RUN_ID: rehearsalRunId(ctx), T_cutover: cut.tCutover, BACKFILL_SINCE: cut.backfillSince, BACKFILL_UNTIL: cut.backfillUntil, SYNC_SINCE: cut.syncSince, buffer: `±${cut.bufferMinutes} min` })
+  await ctx.evidence.note('fixed inputs', {
+    RUN_ID: rehearsalRunId(ctx),
+    T_cutover: cut.tCutover,
+    BACKFILL_SINCE: cut.backfillSince,
+    BACKFILL_UNTIL: cut.backfillUntil,
+    SYNC_SINCE: cut.syncSince,
+    buffer: `±${cut.bufferMinutes} min`,
+  })
 }
 
 /** The happy scenario's tx id as the publisher names it, else the profile's template. */
@@ -72,18 +80,33 @@ export function expectedSyncTxId(ctx: GateContext): string {
  * harness blocks them, naming sync-happy, when it was not run). */
 export function syncTxId(ctx: GateContext): string {
   const stored = ctx.values.get<string>('SYNC_TX_ID')
-  if (!stored) throw new GateBlocked('SYNC_TX_ID is not set: sync-happy did not run in this run; run the full rehearsal (pnpm test --tag rehearsal)')
+  if (!stored)
+    throw new GateBlocked('SYNC_TX_ID is not set: sync-happy did not run in this run; run the full rehearsal (pnpm test --tag rehearsal)')
   return stored
 }
 
 /** E2-3 §5.4/§5.6: publish a synthetic scenario from the consumer pod, then consume it. */
-export async function publishAndConsume(ctx: GateContext, scenario: 'happy' | 'duplicate', maxMessages: number): Promise<{ publish: ExecResult; consume: ExecResult }> {
+export async function publishAndConsume(
+  ctx: GateContext,
+  scenario: 'happy' | 'duplicate',
+  maxMessages: number,
+): Promise<{ publish: ExecResult; consume: ExecResult }> {
   const r = rehearsalProfile(ctx)
   const c = ctx.target.consumer
   const lastLine = (x: ExecResult) => (x.error ?? x.stderr).trim().split('\n').slice(-1)[0] ?? ''
-  const publish = await ctx.exec(`publish scenario ${scenario}`, { deployment: c.deployment, container: c.container, command: fillCommand(r.publishCommand, { scenario, runId: rehearsalRunId(ctx) }) })
-  if (publish.exitCode !== 0) throw new GateFailure(`publish (${scenario}) exited ${publish.exitCode ?? 'without status'}: ${lastLine(publish)}`)
-  const consume = await ctx.exec('consume', { deployment: c.deployment, container: c.container, command: fillCommand(r.consumeCommand, { maxMessages: String(maxMessages) }), timeoutMs: 120_000 })
+  const publish = await ctx.exec(`publish scenario ${scenario}`, {
+    deployment: c.deployment,
+    container: c.container,
+    command: fillCommand(r.publishCommand, { scenario, runId: rehearsalRunId(ctx) }),
+  })
+  if (publish.exitCode !== 0)
+    throw new GateFailure(`publish (${scenario}) exited ${publish.exitCode ?? 'without status'}: ${lastLine(publish)}`)
+  const consume = await ctx.exec('consume', {
+    deployment: c.deployment,
+    container: c.container,
+    command: fillCommand(r.consumeCommand, { maxMessages: String(maxMessages) }),
+    timeoutMs: 120_000,
+  })
   if (consume.exitCode !== 0) throw new GateFailure(`consume exited ${consume.exitCode ?? 'without status'}: ${lastLine(consume)}`)
   return { publish, consume }
 }

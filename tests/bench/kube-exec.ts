@@ -23,10 +23,19 @@ for (let i = 0; i < rounds; i++) {
   harness.push(performance.now() - t0)
   if (r.exitCode !== 0) throw new Error(`exec failed: ${r.error ?? r.exitCode}`)
   t0 = performance.now()
-  execFileSync('kubectl', ['--kubeconfig', env.kubeconfig, '-n', 'txlookup', 'exec', pod, '-c', 'consumer', '--', 'true'], { env: { ...process.env, KUBECACHEDIR: '/tmp/kube-bench-cache' } })
+  execFileSync('kubectl', ['--kubeconfig', env.kubeconfig, '-n', 'txlookup', 'exec', pod, '-c', 'consumer', '--', 'true'], {
+    env: { ...process.env, KUBECACHEDIR: '/tmp/kube-bench-cache' },
+  })
   kubectl.push(performance.now() - t0)
 }
 kube.close()
 const h50 = pct(harness, 50)
 const k50 = pct(kubectl, 50)
-console.log(JSON.stringify({ rounds, harness: { p50: +h50.toFixed(1), p95: +pct(harness, 95).toFixed(1) }, kubectl: { p50: +k50.toFixed(1), p95: +pct(kubectl, 95).toFixed(1) }, ratio: +(h50 / k50).toFixed(3) }))
+console.log(
+  JSON.stringify({
+    rounds,
+    harness: { p50: +h50.toFixed(1), p95: +pct(harness, 95).toFixed(1) },
+    kubectl: { p50: +k50.toFixed(1), p95: +pct(kubectl, 95).toFixed(1) },
+    ratio: +(h50 / k50).toFixed(3),
+  }),
+)

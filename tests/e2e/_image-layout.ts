@@ -3,9 +3,10 @@
 // with the lockfile), and its ENTRYPOINT is run read-only as a uid with no passwd entry. Only the
 // instructions the Dockerfile's header comment allows are understood; anything else fails the layout,
 // so a Dockerfile change the smoke test cannot follow is noticed instead of silently ignored.
+
+import { spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { join, posix } from 'node:path'
-import { spawnSync } from 'node:child_process'
 
 export interface Instruction {
   op: string
@@ -61,7 +62,8 @@ function parseCopy(ins: Instruction): Copy {
   const paths = words.filter((w) => !w.startsWith('--'))
   const from = flags.find((f) => f.startsWith('--from='))?.slice('--from='.length)
   const unknown = flags.filter((f) => !f.startsWith('--from='))
-  if (unknown.length || paths.length < 2) throw new Error(`deploy/Dockerfile:${ins.line}: COPY ${ins.args}: only COPY [--from=STAGE] SRC... DEST is understood`)
+  if (unknown.length || paths.length < 2)
+    throw new Error(`deploy/Dockerfile:${ins.line}: COPY ${ins.args}: only COPY [--from=STAGE] SRC... DEST is understood`)
   return { from, sources: paths.slice(0, -1), dest: paths.at(-1)!, line: ins.line }
 }
 
@@ -79,7 +81,10 @@ export function runtimeSpec(stage: Stage): RuntimeSpec {
     else if (ins.op === 'ENV') parseEnv(ins.args, spec.env)
     else if (ins.op === 'ENTRYPOINT') spec.entrypoint = JSON.parse(ins.args) as string[]
     else if (ins.op === 'CMD') spec.cmd = JSON.parse(ins.args) as string[]
-    else if (ins.op !== 'ARG' && ins.op !== 'LABEL') throw new Error(`deploy/Dockerfile:${ins.line}: ${ins.op} in the runtime stage: the image smoke test cannot lay it out (see the Dockerfile's header)`)
+    else if (ins.op !== 'ARG' && ins.op !== 'LABEL')
+      throw new Error(
+        `deploy/Dockerfile:${ins.line}: ${ins.op} in the runtime stage: the image smoke test cannot lay it out (see the Dockerfile's header)`,
+      )
   }
   return spec
 }
@@ -95,11 +100,21 @@ export function buildDepsStage(stage: Stage, root: string, dir: string, pnpm: st
       mkdirSync(join(dir, workdir), { recursive: true })
       for (const s of c.sources) cpSync(join(root, s), join(dir, workdir, c.dest.endsWith('/') ? s : c.dest), { recursive: true })
     } else if (ins.op === 'RUN' && /\bpnpm install\b/.test(ins.args)) {
-      const args = ins.args.replace(/^.*?\bpnpm install\b/, '').trim().split(/\s+/)
+      const args = ins.args
+        .replace(/^.*?\bpnpm install\b/, '')
+        .trim()
+        .split(/\s+/)
       const cwd = join(dir, workdir)
       mkdirSync(cwd, { recursive: true })
-      const r = spawnSync(pnpm, ['install', ...args, '--offline', '--reporter=silent'], { cwd, encoding: 'utf8', env: { ...process.env, CI: '1' } })
-      if (r.status !== 0) throw new Error(`deps stage (deploy/Dockerfile:${ins.line}): pnpm install ${args.join(' ')} --offline failed:\n${r.stdout}${r.stderr}`)
+      const r = spawnSync(pnpm, ['install', ...args, '--offline', '--reporter=silent'], {
+        cwd,
+        encoding: 'utf8',
+        env: { ...process.env, CI: '1' },
+      })
+      if (r.status !== 0)
+        throw new Error(
+          `deps stage (deploy/Dockerfile:${ins.line}): pnpm install ${args.join(' ')} --offline failed:\n${r.stdout}${r.stderr}`,
+        )
     }
   }
   return join(dir, workdir)

@@ -1,7 +1,7 @@
 // Helpers for the end-to-end tests: drive `./closeout env` and `pnpm test` exactly as a user does
 // (same entry points, same exit codes) and read back the run's summary and bundle.
-import { spawnSync, spawn } from 'node:child_process'
-import { readFileSync, existsSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../helpers/decision.ts'
@@ -52,9 +52,15 @@ export function runGates(args: string[], env: NodeJS.ProcessEnv = {}): SuiteRun 
 
 /** gate id → "status" or "status:CLASSIFICATION" */
 export function outcome(s: Summary, suite?: string): Record<string, string> {
-  return Object.fromEntries(s.gates.filter((g) => !suite || g.suite === suite).map((g) => [g.id, g.classification ? `${g.status}:${g.classification}` : g.status]))
+  return Object.fromEntries(
+    s.gates.filter((g) => !suite || g.suite === suite).map((g) => [g.id, g.classification ? `${g.status}:${g.classification}` : g.status]),
+  )
 }
 
 export function spawnGates(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawn(process.execPath, ['bin/test.ts', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawn(process.execPath, ['bin/test.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
 }

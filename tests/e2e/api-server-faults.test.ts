@@ -2,19 +2,20 @@
 // AccessError (ENVIRONMENT_BLOCKED) of the right kind, one paragraph naming the server, what came
 // back and what to do, never a TypeError text, no unhandled error (vitest fails on those), and within
 // the client's own deadline (each Kube here has a short timeoutMs; the test timeout is far above it).
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer, type Server } from 'node:https'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Duplex } from 'node:stream'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type WebSocket, WebSocketServer } from 'ws'
 import { stringify } from 'yaml'
-import { WebSocketServer, type WebSocket } from 'ws'
-import { AccessError } from '../../helpers/access.ts'
-import { Kube, KubeExecError, KubeTimeoutError, loadKubeConfig, probeApiServer } from '../../helpers/kube.ts'
 import { ensurePki } from '../../fixtures/local-env/sim/pki.ts'
+import { AccessError } from '../../helpers/access.ts'
+import { Kube, type KubeExecError, KubeTimeoutError, loadKubeConfig, probeApiServer } from '../../helpers/kube.ts'
 
 const NS = 'txlookup'
 const DEADLINE_MS = 800
@@ -33,12 +34,23 @@ let url = ''
 const wss = new WebSocketServer({ noServer: true, handleProtocols: () => 'v5.channel.k8s.io' })
 const silent = new Set<Socket | Duplex>()
 
-const pod = (name: string) => ({ metadata: { name, creationTimestamp: '2026-01-01T00:00:00Z', labels: { app: 'web' } }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } })
+const pod = (name: string) => ({
+  metadata: { name, creationTimestamp: '2026-01-01T00:00:00Z', labels: { app: 'web' } },
+  status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+})
 const json = (res: ServerResponse, code: number, body: unknown) => {
   res.writeHead(code, { 'content-type': 'application/json' })
   res.end(JSON.stringify(body))
 }
-const statusBody = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code })
+const statusBody = (code: number, reason: string, message: string) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: 'Failure',
+  message,
+  reason,
+  code,
+})
 const frame = (ch: number, s: string) => Buffer.concat([Buffer.from([ch]), Buffer.from(s)])
 
 beforeAll(async () => {
@@ -60,11 +72,25 @@ afterAll(async () => {
 
 function kubeconfigFile(name: string, o: { server?: string; ca?: string; user?: Record<string, unknown> } = {}): string {
   const f = join(dir, `${name}.kubeconfig`)
-  const cluster = { server: o.server ?? url, 'certificate-authority-data': Buffer.from(o.ca ?? readFileSync(pki.caCert, 'utf8')).toString('base64') }
-  writeFileSync(f, stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'faulty', cluster }], users: [{ name: 'runner', user: o.user ?? { token: 'fault-test-token-0123456789' } }], contexts: [{ name: 'faulty', context: { cluster: 'faulty', user: 'runner', namespace: NS } }], 'current-context': 'faulty' }))
+  const cluster = {
+    server: o.server ?? url,
+    'certificate-authority-data': Buffer.from(o.ca ?? readFileSync(pki.caCert, 'utf8')).toString('base64'),
+  }
+  writeFileSync(
+    f,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'faulty', cluster }],
+      users: [{ name: 'runner', user: o.user ?? { token: 'fault-test-token-0123456789' } }],
+      contexts: [{ name: 'faulty', context: { cluster: 'faulty', user: 'runner', namespace: NS } }],
+      'current-context': 'faulty',
+    }),
+  )
   return f
 }
-const kubeFor = (name: string, o?: Parameters<typeof kubeconfigFile>[1]) => new Kube(loadKubeConfig({ kubeconfig: kubeconfigFile(name, o) }), { namespace: NS, timeoutMs: DEADLINE_MS })
+const kubeFor = (name: string, o?: Parameters<typeof kubeconfigFile>[1]) =>
+  new Kube(loadKubeConfig({ kubeconfig: kubeconfigFile(name, o) }), { namespace: NS, timeoutMs: DEADLINE_MS })
 
 /** the assertions every fault shares; returns the error for the case's own checks */
 async function expectBlocked(p: Promise<unknown>, kind: AccessError['kind'], server = url): Promise<AccessError> {
@@ -88,8 +114,15 @@ async function expectBlocked(p: Promise<unknown>, kind: AccessError['kind'], ser
 /** serve one Ready pod of deployment web so exec resolves it, and hand exec upgrades to `ws` */
 function deploymentWithPod(): Scenario {
   return (q, s) => {
-    if (q.url?.startsWith(`/apis/apps/v1/namespaces/${NS}/deployments/web`)) return json(s, 200, { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'web' }, spec: { selector: { matchLabels: { app: 'web' } } } })
-    if (q.url?.startsWith(`/api/v1/namespaces/${NS}/pods?`)) return json(s, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [pod('web-1')] })
+    if (q.url?.startsWith(`/apis/apps/v1/namespaces/${NS}/deployments/web`))
+      return json(s, 200, {
+        kind: 'Deployment',
+        apiVersion: 'apps/v1',
+        metadata: { name: 'web' },
+        spec: { selector: { matchLabels: { app: 'web' } } },
+      })
+    if (q.url?.startsWith(`/api/v1/namespaces/${NS}/pods?`))
+      return json(s, 200, { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: [pod('web-1')] })
     json(s, 404, statusBody(404, 'NotFound', 'not here'))
   }
 }
@@ -127,7 +160,16 @@ describe('HTTP answers that are not a Kubernetes answer', { timeout: BOUND_MS },
     expect(e.fix).toMatch(/kubelogin convert-kubeconfig/)
   })
   test('403 → forbidden naming verb and resource, with the Role rule to add', async () => {
-    scenario = (_q, s) => json(s, 403, statusBody(403, 'Forbidden', `pods is forbidden: User "runner" cannot list resource "pods" in API group "" in the namespace "${NS}"`))
+    scenario = (_q, s) =>
+      json(
+        s,
+        403,
+        statusBody(
+          403,
+          'Forbidden',
+          `pods is forbidden: User "runner" cannot list resource "pods" in API group "" in the namespace "${NS}"`,
+        ),
+      )
     const e = await expectBlocked(kubeFor('403').listPods(), 'forbidden')
     expect(e).toMatchObject({ verb: 'list', resource: 'pods' })
     expect(e.fix).toContain('- apiGroups: [""]  resources: ["pods"]  verbs: ["list"]')
@@ -162,7 +204,13 @@ describe('connections that fail before any answer', { timeout: BOUND_MS }, () =>
 })
 
 describe('rollout waits on a watch that says nothing', { timeout: BOUND_MS }, () => {
-  const deployment = { kind: 'Deployment', apiVersion: 'apps/v1', metadata: { name: 'web', generation: 2 }, spec: { replicas: 1 }, status: { observedGeneration: 1 } }
+  const deployment = {
+    kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    metadata: { name: 'web', generation: 2 },
+    spec: { replicas: 1 },
+    status: { observedGeneration: 1 },
+  }
   test('a watch answered with an HTML page → unreachable at the deadline, not "timed out waiting for the condition"', async () => {
     scenario = (q, s) => {
       if (!q.url?.includes('watch=true')) return json(s, 200, deployment)
@@ -184,24 +232,39 @@ describe('rollout waits on a watch that says nothing', { timeout: BOUND_MS }, ()
       silent.add(q.socket)
     }
     const r = await kubeFor('watch-stuck').waitForRollout('web', { timeoutMs: 600 })
-    expect(r).toMatchObject({ done: false, error: expect.stringContaining('timed out waiting for the condition'), last: 'Waiting for deployment spec update to be observed...' })
+    expect(r).toMatchObject({
+      done: false,
+      error: expect.stringContaining('timed out waiting for the condition'),
+      last: 'Waiting for deployment spec update to be observed...',
+    })
   })
 })
 
 describe('exec credential plugins', { timeout: BOUND_MS }, () => {
-  const execUser = (command: string, args: string[]) => ({ exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command, args, interactiveMode: 'Never' } })
+  const execUser = (command: string, args: string[]) => ({
+    exec: { apiVersion: 'client.authentication.k8s.io/v1beta1', command, args, interactiveMode: 'Never' },
+  })
   test('a plugin that fails → unauthorized naming the plugin command and its stderr', async () => {
     scenario = (_q, s) => json(s, 200, { kind: 'PodList', metadata: {}, items: [] })
-    const e = await expectBlocked(kubeFor('plugin-fails', { user: execUser('sh', ['-c', 'echo "AADSTS70043: the refresh token has expired" >&2; exit 1']) }).listPods(), 'unauthorized')
+    const e = await expectBlocked(
+      kubeFor('plugin-fails', { user: execUser('sh', ['-c', 'echo "AADSTS70043: the refresh token has expired" >&2; exit 1']) }).listPods(),
+      'unauthorized',
+    )
     expect(e.message).toMatch(/exec credential plugin `sh -c .*` .* failed: AADSTS70043: the refresh token has expired/)
   })
   test('a plugin that prints garbage → unauthorized, not an ExecCredential, nothing it printed echoed', async () => {
-    const e = await expectBlocked(kubeFor('plugin-garbage', { user: execUser('sh', ['-c', 'printf "zzgarbage%s" -printed']) }).listPods(), 'unauthorized')
+    const e = await expectBlocked(
+      kubeFor('plugin-garbage', { user: execUser('sh', ['-c', 'printf "zzgarbage%s" -printed']) }).listPods(),
+      'unauthorized',
+    )
     expect(e.message).toMatch(/printed something that is not an ExecCredential JSON document/)
     expect(e.message).not.toContain('zzgarbage-printed')
   })
   test('a plugin that is not installed → unauthorized, not found on PATH', async () => {
-    const e = await expectBlocked(kubeFor('plugin-missing', { user: execUser('kubelogin-not-installed-here', ['get-token']) }).listPods(), 'unauthorized')
+    const e = await expectBlocked(
+      kubeFor('plugin-missing', { user: execUser('kubelogin-not-installed-here', ['get-token']) }).listPods(),
+      'unauthorized',
+    )
     expect(e.message).toMatch(/`kubelogin-not-installed-here get-token` .* is not installed/)
   })
 })
@@ -213,7 +276,17 @@ describe('exec streams that break', { timeout: BOUND_MS }, () => {
     wsScenario = (ws) => {
       ws.send(Buffer.concat([Buffer.from([1]), euro.subarray(0, 9)])) // "price: 5" + the first byte of €
       ws.send(Buffer.concat([Buffer.from([1]), euro.subarray(9)]))
-      ws.send(frame(3, JSON.stringify({ metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } })))
+      ws.send(
+        frame(
+          3,
+          JSON.stringify({
+            metadata: {},
+            status: 'Failure',
+            reason: 'NonZeroExitCode',
+            details: { causes: [{ reason: 'ExitCode', message: '3' }] },
+          }),
+        ),
+      )
     }
     const r = await kubeFor('ws-ok').execInPod({ deployment: 'web', container: 'app', command: ['sh', '-c', 'exit 3'] })
     expect(r).toMatchObject({ exitCode: 3, stdout: 'price: 5€\n', target: { pod: 'web-1', container: 'app' } })
@@ -224,7 +297,10 @@ describe('exec streams that break', { timeout: BOUND_MS }, () => {
       ws.send(frame(1, 'partial output\n'))
       ws.send(frame(3, '{"metadata":{},"status":')) // cut JSON: client-node 2.0.1 throws outside its promise here
     }
-    const e = await expectBlocked(kubeFor('ws-malformed').execInPod({ deployment: 'web', container: 'app', command: ['true'] }), 'server-error')
+    const e = await expectBlocked(
+      kubeFor('ws-malformed').execInPod({ deployment: 'web', container: 'app', command: ['true'] }),
+      'server-error',
+    )
     expect(e.message).toMatch(/malformed exec status frame on channel 3/)
     expect((e as KubeExecError).partial.stdout).toBe('partial output\n')
   })
@@ -237,7 +313,10 @@ describe('exec streams that break', { timeout: BOUND_MS }, () => {
       ws.send(frame(1, 'half a li'))
       setTimeout(() => ws.terminate(), 20)
     }
-    const e = await expectBlocked(kubeFor('ws-dropped').execInPod({ deployment: 'web', container: 'app', command: ['true'] }), 'unreachable')
+    const e = await expectBlocked(
+      kubeFor('ws-dropped').execInPod({ deployment: 'web', container: 'app', command: ['true'] }),
+      'unreachable',
+    )
     expect(e.message).toMatch(/dropped after 9 bytes of output before the exit status/)
     expect((e as KubeExecError).partial.stdout).toBe('half a li')
   })
@@ -246,7 +325,10 @@ describe('exec streams that break', { timeout: BOUND_MS }, () => {
       ws.send(frame(1, 'done\n'))
       ws.close(1000)
     }
-    const e = await expectBlocked(kubeFor('ws-nostatus').execInPod({ deployment: 'web', container: 'app', command: ['true'] }), 'server-error')
+    const e = await expectBlocked(
+      kubeFor('ws-nostatus').execInPod({ deployment: 'web', container: 'app', command: ['true'] }),
+      'server-error',
+    )
     expect(e.message).toMatch(/without an exit status \(close code 1000\)/)
   })
   test('a command that hangs on a live stream is a pod-side hang: a result cut at the deadline, not an access error', async () => {
@@ -259,7 +341,10 @@ describe('exec streams that break', { timeout: BOUND_MS }, () => {
       ws.send(frame(1, 'started\n'))
       ;(ws as unknown as { _socket: Socket })._socket.pause() // reads stop: the ping is never answered
     }
-    const e = await expectBlocked(kubeFor('ws-silent').execInPod({ deployment: 'web', container: 'app', command: ['true'], timeoutMs: 300 }), 'unreachable')
+    const e = await expectBlocked(
+      kubeFor('ws-silent').execInPod({ deployment: 'web', container: 'app', command: ['true'], timeoutMs: 300 }),
+      'unreachable',
+    )
     expect(e.message).toMatch(/no answer on the exec stream .* for 300 ms \(a ping was not answered either/)
     expect((e as KubeExecError).partial.stdout).toBe('started\n')
   })
@@ -268,8 +353,16 @@ describe('exec streams that break', { timeout: BOUND_MS }, () => {
     const k = kubeFor('ws-403')
     server.removeAllListeners('upgrade')
     server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-      const body = JSON.stringify(statusBody(403, 'Forbidden', `pods "web-1" is forbidden: User "runner" cannot create resource "pods/exec" in API group "" in the namespace "${NS}"`))
-      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+      const body = JSON.stringify(
+        statusBody(
+          403,
+          'Forbidden',
+          `pods "web-1" is forbidden: User "runner" cannot create resource "pods/exec" in API group "" in the namespace "${NS}"`,
+        ),
+      )
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      )
     })
     try {
       const e = await expectBlocked(k.execInPod({ deployment: 'web', container: 'app', command: ['true'] }), 'forbidden')
@@ -284,7 +377,9 @@ describe('exec streams that break', { timeout: BOUND_MS }, () => {
     server.removeAllListeners('upgrade')
     server.on('upgrade', (_req: IncomingMessage, socket: Duplex) => {
       const body = '<html><body>502 Bad Gateway</body></html>'
-      socket.end(`HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`)
+      socket.end(
+        `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      )
     })
     try {
       scenario = deploymentWithPod()

@@ -2,14 +2,15 @@
 // changed file and a wrong key; the consumer-stale fault's NO_GO becomes GO under a waiver in force
 // (through applyPolicy + the decision over the gates that count), stays NO_GO under an expired one,
 // and is GO when the gate is advisory; diff and "since the last GO" name the changed gate.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
+
 import { generateKeyPairSync } from 'node:crypto'
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { decide } from '../../helpers/decision.ts'
 import { applyPolicy, countsForDecision, type DecisionPolicy } from '../../helpers/policy.ts'
-import { ROOT, envUp, node, runGates, type SuiteRun } from './_run.ts'
+import { envUp, node, ROOT, runGates, type SuiteRun } from './_run.ts'
 
 const keys = mkdtempSync(join(tmpdir(), 'attest-keys-'))
 function keyPair(name: string): { priv: string; pub: string } {
@@ -24,7 +25,16 @@ const signer = keyPair('signer')
 const other = keyPair('other')
 
 const waiver = (expiresAt: string): DecisionPolicy => ({
-  waivers: [{ gate: 'consumer-freshness', classification: 'FRESHNESS_SLO_BREACHED', reason: 'consumer catch-up after the reload, OPS-4711', owner: 'data-platform', ticket: 'OPS-4711', expiresAt }],
+  waivers: [
+    {
+      gate: 'consumer-freshness',
+      classification: 'FRESHNESS_SLO_BREACHED',
+      reason: 'consumer catch-up after the reload, OPS-4711',
+      owner: 'data-platform',
+      ticket: 'OPS-4711',
+      expiresAt,
+    },
+  ],
   advisory: [],
 })
 const decideUnder = (run: SuiteRun, policy: DecisionPolicy) => {
@@ -71,7 +81,10 @@ describe('signed evidence, decision policy and comparison (local environment)', 
     expect(stale.summary.decision).toBe('NO_GO')
     const inForce = decideUnder(stale, waiver('2099-01-01T00:00:00Z'))
     expect(inForce.decision).toBe('GO')
-    expect(inForce.o.gates.find((g) => g.id === 'consumer-freshness')).toMatchObject({ status: 'waived', classification: 'FRESHNESS_SLO_BREACHED' })
+    expect(inForce.o.gates.find((g) => g.id === 'consumer-freshness')).toMatchObject({
+      status: 'waived',
+      classification: 'FRESHNESS_SLO_BREACHED',
+    })
     expect(inForce.o.waiversInForce).toHaveLength(1)
     const expired = decideUnder(stale, waiver('2020-01-01T00:00:00Z'))
     expect(expired.decision).toBe('NO_GO')

@@ -2,15 +2,16 @@
 // every gate is OK (exit 0); remove one verb and the doctor names it, the gates it blocks, and the exact
 // rule to add (exit 2); a profile that does not load is exit 3. checkPermissions() is the same check
 // as a function (what the harness calls to block gates before anything runs).
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { loadRoleRules, type PolicyRule } from '../../helpers/rbac.ts'
-import { loadProfile } from '../../helpers/profile.ts'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type EntraEnvInfo, workloadIdentityEnv } from '../../fixtures/local-env/entra-double.ts'
 import { checkPermissions, roleRulesYaml } from '../../helpers/doctor.ts'
-import { ROOT, envUp, node } from './_run.ts'
-import { workloadIdentityEnv, type EntraEnvInfo } from '../../fixtures/local-env/entra-double.ts'
+import { loadProfile } from '../../helpers/profile.ts'
+import { loadRoleRules, type PolicyRule } from '../../helpers/rbac.ts'
+import { envUp, node, ROOT } from './_run.ts'
 
 const TOKEN = 'closeout-doctor-sa-token-0123456789'
 const tokensFile = join(ROOT, 'reports/local-env/tokens.json')
@@ -18,9 +19,13 @@ const rules = loadRoleRules(['role.yaml', 'clusterrole-namespace-reader.yaml'].m
 let profile: string
 
 function bind(r: PolicyRule[]): void {
-  writeFileSync(tokensFile, JSON.stringify([{ token: TOKEN, user: 'system:serviceaccount:txlookup:closeout-runner', namespace: 'txlookup', rules: r }]))
+  writeFileSync(
+    tokensFile,
+    JSON.stringify([{ token: TOKEN, user: 'system:serviceaccount:txlookup:closeout-runner', namespace: 'txlookup', rules: r }]),
+  )
 }
-const without = (verb: string, resource: string) => rules.map((r) => (r.resources.includes(resource) ? { ...r, verbs: r.verbs.filter((v) => v !== verb) } : r)).filter((r) => r.verbs.length)
+const without = (verb: string, resource: string) =>
+  rules.map((r) => (r.resources.includes(resource) ? { ...r, verbs: r.verbs.filter((v) => v !== verb) } : r)).filter((r) => r.verbs.length)
 const doctor = (args: string[]) => node(['bin/doctor.ts', '--target', profile, '--no-azure', ...args])
 
 describe('closeout doctor against the simulator', { timeout: 120_000 }, () => {
@@ -30,7 +35,10 @@ describe('closeout doctor against the simulator', { timeout: 120_000 }, () => {
     const kubeconfig = join(dir, 'kubeconfig')
     writeFileSync(kubeconfig, readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8').replace(/token: .*/, `token: ${TOKEN}`))
     profile = join(dir, 'runner.yaml')
-    writeFileSync(profile, readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`))
+    writeFileSync(
+      profile,
+      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`),
+    )
   })
   afterAll(() => writeFileSync(tokensFile, '[]'))
 
@@ -55,11 +63,20 @@ describe('closeout doctor against the simulator', { timeout: 120_000 }, () => {
   test('without create on pods/exec and get on the namespace: every exec gate and baseline, subresource and ClusterRole rules', async () => {
     bind(without('create', 'pods/exec').filter((r) => !r.resources.includes('namespaces')))
     const report = await checkPermissions(loadProfile(profile), ['baseline', 'consumer-db', 'smoke-404', 'migrate'], { azure: false })
-    const missing = Object.fromEntries(report.gates.map((g) => [g.gate, g.missing.map((m) => `${m.verb} ${m.resource}${m.subresource ? `/${m.subresource}` : ''}`)]))
-    expect(missing).toEqual({ baseline: ['get namespaces'], 'consumer-db': ['create pods/exec'], 'smoke-404': [], migrate: ['create pods/exec'] })
+    const missing = Object.fromEntries(
+      report.gates.map((g) => [g.gate, g.missing.map((m) => `${m.verb} ${m.resource}${m.subresource ? `/${m.subresource}` : ''}`)]),
+    )
+    expect(missing).toEqual({
+      baseline: ['get namespaces'],
+      'consumer-db': ['create pods/exec'],
+      'smoke-404': [],
+      migrate: ['create pods/exec'],
+    })
     const all = report.gates.flatMap((g) => g.missing)
     expect(roleRulesYaml(all.filter((m) => !m.clusterScoped))).toBe('- apiGroups: [""]\n  resources: ["pods/exec"]\n  verbs: ["create"]')
-    expect(roleRulesYaml(all.filter((m) => m.clusterScoped))).toBe('- apiGroups: [""]\n  resources: ["namespaces"]\n  resourceNames: ["txlookup"]\n  verbs: ["get"]')
+    expect(roleRulesYaml(all.filter((m) => m.clusterScoped))).toBe(
+      '- apiGroups: [""]\n  resources: ["namespaces"]\n  resourceNames: ["txlookup"]\n  verbs: ["get"]',
+    )
   })
 
   test('a revoked token: could not check (exit 2, the server named), an unknown tag or bad profile: exit 3', () => {
@@ -74,7 +91,16 @@ describe('closeout doctor against the simulator', { timeout: 120_000 }, () => {
   test('the Azure side: a token per scope the selected gates sign in to (workload identity), a refused sign-in named with its scope', () => {
     const env = JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as { entra: EntraEnvInfo; caFile: string }
     const wi = { ...workloadIdentityEnv(env.entra), NODE_EXTRA_CA_CERTS: env.caFile }
-    const args = ['bin/doctor.ts', '--target', 'fixtures/targets/local-workload-identity.yaml', '--tag', 'consumer-lag', '--tag', 'precheck', '--json']
+    const args = [
+      'bin/doctor.ts',
+      '--target',
+      'fixtures/targets/local-workload-identity.yaml',
+      '--tag',
+      'consumer-lag',
+      '--tag',
+      'precheck',
+      '--json',
+    ]
     bind(rules)
     const ok = node(args, wi)
     const report = JSON.parse(ok.stdout) as { gates: { gate: string; azure: { scope: string; ok: boolean }[] }[] }

@@ -1,16 +1,26 @@
 // The proof of the product: against the local environment, no fault → GO for both suites with a
 // complete, verifiable bundle; each fault alone → exactly its classifications, BLOCKED gates and
 // exit code, and no other gate changes status.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { readFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { verifyManifest } from '../../helpers/bundle.ts'
-import { ROOT, envUp, runGates, outcome, type SuiteRun } from './_run.ts'
+import { envUp, outcome, ROOT, runGates, type SuiteRun } from './_run.ts'
 
 const isoSeconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
-const CLOSEOUT = ['baseline', 'consumer-rollout', 'consumer-db', 'consumer-eventhubs', 'smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness']
+const CLOSEOUT = [
+  'baseline',
+  'consumer-rollout',
+  'consumer-db',
+  'consumer-eventhubs',
+  'smoke-404',
+  'smoke-200',
+  'consumer-lag',
+  'consumer-freshness',
+]
 const REHEARSAL = ['precheck', 'migrate', 'backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency']
 
 function expected(all: string[], changed: Record<string, string>): Record<string, string> {
@@ -25,7 +35,8 @@ const stoppedAfter = (all: string[], at: string, changed: Record<string, string>
   Object.fromEntries(all.map((g, i) => [g, changed[g] ?? (i > all.indexOf(at) ? 'blocked' : 'passed')]))
 // F3-4 Task 2 failing or blocked stops the closeout: smoke and monitoring gates are BLOCKED
 const TASK2_STOPS = ['smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness']
-const closeoutStopped = (changed: Record<string, string>) => expected(CLOSEOUT, { ...Object.fromEntries(TASK2_STOPS.map((g) => [g, 'blocked'])), ...changed })
+const closeoutStopped = (changed: Record<string, string>) =>
+  expected(CLOSEOUT, { ...Object.fromEntries(TASK2_STOPS.map((g) => [g, 'blocked'])), ...changed })
 
 interface Case {
   fault: string
@@ -49,31 +60,88 @@ const CASES: Case[] = [
   { fault: 'consumer-db-unreachable', suite: 'closeout', exit: 1, gates: closeoutStopped({ 'consumer-db': 'failed:STARTUP_FAILED' }) },
   { fault: 'eventhubs-unreachable', suite: 'closeout', exit: 1, gates: closeoutStopped({ 'consumer-eventhubs': 'failed:STARTUP_FAILED' }) },
   { fault: 'api-404-broken', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED' }) },
-  { fault: 'api-500', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED', 'smoke-200': 'failed:SMOKE_FAILED' }) },
+  {
+    fault: 'api-500',
+    suite: 'closeout',
+    exit: 1,
+    gates: expected(CLOSEOUT, { 'smoke-404': 'failed:SMOKE_FAILED', 'smoke-200': 'failed:SMOKE_FAILED' }),
+  },
   // F3-4 Task 2: TAG_COUNT 0 → ENVIRONMENT_BLOCKED, and the consumer is not touched
-  { fault: 'image-tag-missing', suite: 'closeout', exit: 2, gates: closeoutStopped({ 'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' }) },
+  {
+    fault: 'image-tag-missing',
+    suite: 'closeout',
+    exit: 2,
+    gates: closeoutStopped({
+      'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED',
+      'consumer-db': 'blocked',
+      'consumer-eventhubs': 'blocked',
+    }),
+  },
   // E2-3 §3: AKS provisioningState must be Succeeded, else the rehearsal stops at precheck
   { fault: 'aks-not-succeeded', suite: 'rehearsal', exit: 2, gates: allBlockedAfter(REHEARSAL, 'precheck') },
   // E2-3 is a sequence: a failed gate stops everything after it (nothing more is written to the target)
-  { fault: 'migration-broken', suite: 'rehearsal', exit: 1, gates: stoppedAfter(REHEARSAL, 'migrate', { migrate: 'failed:MIGRATION_FAILED' }) },
-  { fault: 'backfill-broken', suite: 'rehearsal', exit: 1, gates: stoppedAfter(REHEARSAL, 'backfill', { backfill: 'failed:BACKFILL_FAILED' }) },
-  { fault: 'sync-broken', suite: 'rehearsal', exit: 1, gates: stoppedAfter(REHEARSAL, 'sync-happy', { 'sync-happy': 'failed:SYNC_FAILED' }) },
+  {
+    fault: 'migration-broken',
+    suite: 'rehearsal',
+    exit: 1,
+    gates: stoppedAfter(REHEARSAL, 'migrate', { migrate: 'failed:MIGRATION_FAILED' }),
+  },
+  {
+    fault: 'backfill-broken',
+    suite: 'rehearsal',
+    exit: 1,
+    gates: stoppedAfter(REHEARSAL, 'backfill', { backfill: 'failed:BACKFILL_FAILED' }),
+  },
+  {
+    fault: 'sync-broken',
+    suite: 'rehearsal',
+    exit: 1,
+    gates: stoppedAfter(REHEARSAL, 'sync-happy', { 'sync-happy': 'failed:SYNC_FAILED' }),
+  },
   { fault: 'non-idempotent', suite: 'rehearsal', exit: 1, gates: expected(REHEARSAL, { idempotency: 'failed:IDEMPOTENCY_FAILED' }) },
   // monitoring faults through both query paths; last, so their metric samples cannot leak into other cases
-  { fault: 'monitoring-forbidden', suite: 'closeout', exit: 2, gates: expected(CLOSEOUT, { 'consumer-lag': 'blocked:MONITORING_ACCESS_BLOCKED', 'consumer-freshness': 'blocked:MONITORING_ACCESS_BLOCKED' }) },
+  {
+    fault: 'monitoring-forbidden',
+    suite: 'closeout',
+    exit: 2,
+    gates: expected(CLOSEOUT, {
+      'consumer-lag': 'blocked:MONITORING_ACCESS_BLOCKED',
+      'consumer-freshness': 'blocked:MONITORING_ACCESS_BLOCKED',
+    }),
+  },
   {
     fault: 'monitoring-forbidden',
     suite: 'closeout',
     target: 'fixtures/targets/local-prometheus.yaml',
     exit: 2,
-    gates: expected(CLOSEOUT, { 'consumer-lag': 'blocked:MONITORING_ACCESS_BLOCKED', 'consumer-freshness': 'blocked:MONITORING_ACCESS_BLOCKED' }),
+    gates: expected(CLOSEOUT, {
+      'consumer-lag': 'blocked:MONITORING_ACCESS_BLOCKED',
+      'consumer-freshness': 'blocked:MONITORING_ACCESS_BLOCKED',
+    }),
   },
-  { fault: 'consumer-stale', suite: 'closeout', exit: 1, gates: expected(CLOSEOUT, { 'consumer-freshness': 'failed:FRESHNESS_SLO_BREACHED' }) },
-  { fault: 'consumer-stale', suite: 'closeout', target: 'fixtures/targets/local-prometheus.yaml', exit: 1, gates: expected(CLOSEOUT, { 'consumer-freshness': 'failed:FRESHNESS_SLO_BREACHED' }) },
+  {
+    fault: 'consumer-stale',
+    suite: 'closeout',
+    exit: 1,
+    gates: expected(CLOSEOUT, { 'consumer-freshness': 'failed:FRESHNESS_SLO_BREACHED' }),
+  },
+  {
+    fault: 'consumer-stale',
+    suite: 'closeout',
+    target: 'fixtures/targets/local-prometheus.yaml',
+    exit: 1,
+    gates: expected(CLOSEOUT, { 'consumer-freshness': 'failed:FRESHNESS_SLO_BREACHED' }),
+  },
 ]
 
 // E2-3 §7: every evidence file (the 99 summary markdown too, as `- key: value` list items)
-const REQUIRED_FIELDS = [/^(- )?command: /m, /^(- )?exit_code: /m, /^(- )?(started_at_utc|finished_at_utc|utc_timestamp): \d{4}-\d{2}-\d{2}T/m, /^(- )?owner: /m, /^(- )?result: /m]
+const REQUIRED_FIELDS = [
+  /^(- )?command: /m,
+  /^(- )?exit_code: /m,
+  /^(- )?(started_at_utc|finished_at_utc|utc_timestamp): \d{4}-\d{2}-\d{2}T/m,
+  /^(- )?owner: /m,
+  /^(- )?result: /m,
+]
 
 function checkBundle(run: SuiteRun, suite: 'closeout' | 'rehearsal', files: string[]): void {
   const dir = run.summary.bundles[suite]
@@ -118,7 +186,11 @@ describe('local environment, no fault', { timeout: 300_000 }, () => {
     expect(readFileSync(join(r.summary.bundles.closeout, '06_api_smoke_200.log'), 'utf8')).toMatch(/BODY_SHA256: [0-9a-f]{64}/)
     // the raw query rows, all of them, with the query and its time range
     for (const f of ['07_consumer_lag.rows.json', '08_consumer_freshness.rows.json']) {
-      const q = JSON.parse(readFileSync(join(r.summary.bundles.closeout, f), 'utf8')) as { query: string; timeRange: { start: string; end: string }; rows: unknown[] }
+      const q = JSON.parse(readFileSync(join(r.summary.bundles.closeout, f), 'utf8')) as {
+        query: string
+        timeRange: { start: string; end: string }
+        rows: unknown[]
+      }
       expect(q.query).toMatch(/^AppMetrics/)
       expect(Date.parse(q.timeRange.end) - Date.parse(q.timeRange.start)).toBe(30 * 60_000)
       expect(q.rows.length).toBeGreaterThan(0)
@@ -158,9 +230,14 @@ describe('local environment, no fault', { timeout: 300_000 }, () => {
     expect(text).not.toContain('txlookup-probe')
     writeFileSync(f, text)
     const r = runGates(['--tag', 'consumer-db', '--tag', 'consumer-eventhubs', '--target', f])
-    expect(outcome(r.summary, 'closeout')).toEqual({ 'consumer-db': 'failed:STARTUP_FAILED', 'consumer-eventhubs': 'failed:STARTUP_FAILED' })
+    expect(outcome(r.summary, 'closeout')).toEqual({
+      'consumer-db': 'failed:STARTUP_FAILED',
+      'consumer-eventhubs': 'failed:STARTUP_FAILED',
+    })
     expect(r.code).toBe(1)
-    expect(r.summary.gates.find((g) => g.id === 'consumer-db')?.reason).toContain('exit 0 but the success marker "db_connectivity_ok" is missing')
+    expect(r.summary.gates.find((g) => g.id === 'consumer-db')?.reason).toContain(
+      'exit 0 but the success marker "db_connectivity_ok" is missing',
+    )
     const log = readFileSync(join(r.summary.bundles.closeout, '03_consumer_db_connectivity.log'), 'utf8')
     expect(log).toMatch(/^exit_code: 0$/m)
     expect(log).toMatch(/^marker_found: no$/m)
@@ -207,7 +284,8 @@ describe('fault matrix', { timeout: 300_000 }, () => {
         const text = readFileSync(g.evidence as string, 'utf8')
         for (const re of REQUIRED_FIELDS) expect(text, `${g.id}: ${re}`).toMatch(re)
       }
-      for (const g of r.summary.gates.filter((x) => x.status === 'blocked' && !x.classification)) expect(g.reason).toMatch(/^(blocked by|stopped at) [a-z0-9-]+ \(/)
+      for (const g of r.summary.gates.filter((x) => x.status === 'blocked' && !x.classification))
+        expect(g.reason).toMatch(/^(blocked by|stopped at) [a-z0-9-]+ \(/)
     })
   }
 

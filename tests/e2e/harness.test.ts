@@ -1,27 +1,43 @@
 // The harness as an operator meets it: clear errors, exit codes, and a summary that is always written
 // (local environment down, invalid profile, unknown tag, SIGTERM mid-run).
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
-import { mkdtempSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { ROOT, node, envDown, runGates, spawnGates, uniqueRunId } from './_run.ts'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { Summary } from '../../helpers/decision.ts'
 import { runDir, writeGateResult, writeRunInfo } from '../../helpers/run-state.ts'
+import { envDown, node, ROOT, runGates, spawnGates, uniqueRunId } from './_run.ts'
 
-const readSummary = (runId: string): Summary => JSON.parse(readFileSync(join(ROOT, 'reports/runs', runId, 'summary.json'), 'utf8')) as Summary
+const readSummary = (runId: string): Summary =>
+  JSON.parse(readFileSync(join(ROOT, 'reports/runs', runId, 'summary.json'), 'utf8')) as Summary
 
 describe('operator-facing behaviour', { timeout: 120_000 }, () => {
   test('--list prints every gate from the specs with suite, classification, needs and evidence', () => {
     const r = node(['bin/test.ts', '--list'])
     expect(r.code).toBe(0)
-    for (const id of ['baseline', 'consumer-rollout', 'consumer-db', 'consumer-eventhubs', 'smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness', 'precheck', 'migrate', 'backfill', 'sync-happy', 'idempotency']) {
+    for (const id of [
+      'baseline',
+      'consumer-rollout',
+      'consumer-db',
+      'consumer-eventhubs',
+      'smoke-404',
+      'smoke-200',
+      'consumer-lag',
+      'consumer-freshness',
+      'precheck',
+      'migrate',
+      'backfill',
+      'sync-happy',
+      'idempotency',
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^${id}\\s`, 'm'))
     }
     expect(r.stdout).toMatch(/^consumer-db\s+closeout\s+STARTUP_FAILED\s+consumer-rollout\s+03_consumer_db_connectivity\.log/m)
   })
 
-  test('an unknown tag exits 3 with the known tags, and still leaves a summary with the profile\'s owner', () => {
+  test("an unknown tag exits 3 with the known tags, and still leaves a summary with the profile's owner", () => {
     const runId = uniqueRunId('badtag')
     const r = node(['bin/test.ts', '--tag', 'closout', '--run-id', runId])
     expect(r.code).toBe(3)
@@ -71,7 +87,13 @@ describe('operator-facing behaviour', { timeout: 120_000 }, () => {
   test('an invalid profile exits 3, names the key path, and writes a BLOCKED summary with the error', () => {
     const dir = mkdtempSync(join(tmpdir(), 'badprofile-'))
     const f = join(dir, 'bad.yaml')
-    writeFileSync(f, readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace('  namespace: txlookup', '  namespace: txlookup\n  nmespace: oops'))
+    writeFileSync(
+      f,
+      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(
+        '  namespace: txlookup',
+        '  namespace: txlookup\n  nmespace: oops',
+      ),
+    )
     const runId = uniqueRunId('badprofile')
     const r = node(['bin/test.ts', '--tag', 'closeout', '--target', f, '--run-id', runId])
     expect(r.code).toBe(3)
@@ -97,7 +119,16 @@ describe('reruns with --run-id', { timeout: 120_000 }, () => {
         target: { file: 'fixtures/targets/local.yaml', name: 'local' },
         startedAt: now,
         tagsFilter: 'rehearsal',
-        selected: [{ id: 'migrate', suite: 'rehearsal', classification: 'MIGRATION_FAILED', needs: [], evidence: '02_alembic_upgrade.log', title: 'm' }],
+        selected: [
+          {
+            id: 'migrate',
+            suite: 'rehearsal',
+            classification: 'MIGRATION_FAILED',
+            needs: [],
+            evidence: '02_alembic_upgrade.log',
+            title: 'm',
+          },
+        ],
         allowMutations: false,
         allowDisruption: false,
         invocations: 1,
@@ -106,7 +137,21 @@ describe('reruns with --run-id', { timeout: 120_000 }, () => {
       },
       ROOT,
     )
-    writeGateResult(runId, { id: 'migrate', suite: 'rehearsal', status: 'failed', classification: 'MIGRATION_FAILED', reason: 'exit 1', durationMs: 1, evidence: null, startedAt: now, finishedAt: now }, ROOT)
+    writeGateResult(
+      runId,
+      {
+        id: 'migrate',
+        suite: 'rehearsal',
+        status: 'failed',
+        classification: 'MIGRATION_FAILED',
+        reason: 'exit 1',
+        durationMs: 1,
+        evidence: null,
+        startedAt: now,
+        finishedAt: now,
+      },
+      ROOT,
+    )
     return runId
   }
 

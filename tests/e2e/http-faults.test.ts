@@ -4,20 +4,21 @@
 // error kind and classification a gate would get and a one-paragraph message that names the thing
 // asked and what to do; the transient cases assert every attempt is reported, and a 50 MB body is
 // asserted by the bytes read, never by time. No local environment is needed.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { createServer as createHttp, type Server, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer as createHttps, type Server as HttpsServer } from 'node:https'
-import { createServer as createNet, type Socket, type AddressInfo } from 'node:net'
+
 import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttps, type Server as HttpsServer } from 'node:https'
+import { type AddressInfo, createServer as createNet, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ensurePki, type Pki } from '../../fixtures/local-env/sim/pki.ts'
 import { AccessError, type CallInfo } from '../../helpers/access.ts'
+import { ArmError, getManagedCluster } from '../../helpers/arm.ts'
 import { GateFailure } from '../../helpers/classification.ts'
 import { ApiClient, HttpAccessError, HttpResponseError, httpRequest } from '../../helpers/http.ts'
-import { queryAzureMonitor, queryPrometheus, MonitorError } from '../../helpers/monitor.ts'
+import { MonitorError, queryAzureMonitor, queryPrometheus } from '../../helpers/monitor.ts'
 import { listTags, RegistryError } from '../../helpers/registry.ts'
-import { getManagedCluster, ArmError } from '../../helpers/arm.ts'
 
 const TOKEN = 'http-faults-secret-token-31337'
 const WS = '11111111-2222-4333-8444-555555555555'
@@ -36,7 +37,8 @@ let http: string
 let https: string
 let hang: string
 
-const listen = <T extends Server | HttpsServer | ReturnType<typeof createNet>>(s: T) => new Promise<T>((r) => s.listen(0, '127.0.0.1', () => r(s)))
+const listen = <T extends Server | HttpsServer | ReturnType<typeof createNet>>(s: T) =>
+  new Promise<T>((r) => s.listen(0, '127.0.0.1', () => r(s)))
 
 async function closedPort(): Promise<number> {
   const s = await listen(createNet())
@@ -75,7 +77,9 @@ function expectParagraph(e: Error & { fix?: string }, ...names: string[]) {
 beforeAll(async () => {
   pki = ensurePki(join(mkdtempSync(join(tmpdir(), 'http-faults-')), 'pki'))
   httpServer = await listen(createHttp((req, res) => handler(req, res)))
-  httpsServer = await listen(createHttps({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) }, (req, res) => handler(req, res)))
+  httpsServer = await listen(
+    createHttps({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) }, (req, res) => handler(req, res)),
+  )
   hangServer = await listen(createNet((c) => held.push(c)))
   http = `http://127.0.0.1:${port(httpServer)}`
   https = `https://127.0.0.1:${port(httpsServer)}`
@@ -89,7 +93,8 @@ afterAll(async () => {
 })
 
 describe('API target (the smoke client): unreachable is blocked, a wrong answer is the gate failing', () => {
-  const api = (base: string, extra: Partial<ConstructorParameters<typeof ApiClient>[0]> = {}) => new ApiClient({ baseUrl: async () => base, via: 'direct', timeoutMs: 2_000, ...extra })
+  const api = (base: string, extra: Partial<ConstructorParameters<typeof ApiClient>[0]> = {}) =>
+    new ApiClient({ baseUrl: async () => base, via: 'direct', timeoutMs: 2_000, ...extra })
 
   test('refused: HttpAccessError unreachable, ENVIRONMENT_BLOCKED, names host:port and says check the host and port', async () => {
     const p = await closedPort()
@@ -171,25 +176,60 @@ describe('API target (the smoke client): unreachable is blocked, a wrong answer 
     const calls: CallInfo[] = []
     const r = await api(http, { observer: (c) => calls.push(c) }).get('smoke', `/admin/tx/x?sig=${TOKEN}&api-version=1`)
     expect(r.status).toBe(404)
-    expect(calls).toEqual([{ kind: 'http', command: `GET ${http}/admin/tx/x?sig=REDACTED&api-version=1`, target: `${http}/admin/tx/x?sig=REDACTED&api-version=1 (direct)`, status: 404 }])
+    expect(calls).toEqual([
+      {
+        kind: 'http',
+        command: `GET ${http}/admin/tx/x?sig=REDACTED&api-version=1`,
+        target: `${http}/admin/tx/x?sig=REDACTED&api-version=1 (direct)`,
+        status: 404,
+      },
+    ])
     expect(JSON.stringify(r.url)).not.toContain(TOKEN)
   })
 })
 
 describe('monitoring: Log Analytics through the real SDK, PromQL', () => {
   const az = (extra: Partial<Parameters<typeof queryAzureMonitor>[0]> = {}) =>
-    queryAzureMonitor({ workspaceId: WS, endpoint: `${https}/v1`, query: KQL, timespan: { duration: 'PT30M' }, credential: { token: TOKEN }, timeoutMs: 5_000, caFile: pki.caCert, retry: FAST_RETRY, ...extra })
-  const table = (rows: unknown[]) => ({ tables: [{ name: 'PrimaryResult', columns: [{ name: 'TimeGenerated', type: 'datetime' }, { name: 'max_freshness', type: 'real' }], rows }] })
+    queryAzureMonitor({
+      workspaceId: WS,
+      endpoint: `${https}/v1`,
+      query: KQL,
+      timespan: { duration: 'PT30M' },
+      credential: { token: TOKEN },
+      timeoutMs: 5_000,
+      caFile: pki.caCert,
+      retry: FAST_RETRY,
+      ...extra,
+    })
+  const table = (rows: unknown[]) => ({
+    tables: [
+      {
+        name: 'PrimaryResult',
+        columns: [
+          { name: 'TimeGenerated', type: 'datetime' },
+          { name: 'max_freshness', type: 'real' },
+        ],
+        rows,
+      },
+    ],
+  })
 
   test('401: unauthorized, MONITORING_ACCESS_BLOCKED, says sign in', async () => {
-    handler = (_req, res) => json(res, 401, { error: { code: 'AuthorizationRequiredError', message: 'Valid authentication was not provided' } })
+    handler = (_req, res) =>
+      json(res, 401, { error: { code: 'AuthorizationRequiredError', message: 'Valid authentication was not provided' } })
     const e = await rejection(az(), MonitorError)
-    expect([e.kind, e.classification, e.statusCode, e.code]).toEqual(['unauthorized', 'MONITORING_ACCESS_BLOCKED', 401, 'AuthorizationRequiredError'])
+    expect([e.kind, e.classification, e.statusCode, e.code]).toEqual([
+      'unauthorized',
+      'MONITORING_ACCESS_BLOCKED',
+      401,
+      'AuthorizationRequiredError',
+    ])
     expectParagraph(e, `Log Analytics workspace ${WS}`, 'sign in')
   })
 
   test('403: forbidden, says grant Log Analytics Reader', async () => {
-    handler = (_req, res) => json(res, 403, { error: { code: 'InsufficientAccessError', message: 'The provided credentials have insufficient access' } })
+    handler = (_req, res) =>
+      json(res, 403, { error: { code: 'InsufficientAccessError', message: 'The provided credentials have insufficient access' } })
     const e = await rejection(az(), MonitorError)
     expect([e.kind, e.classification, e.statusCode]).toEqual(['forbidden', 'MONITORING_ACCESS_BLOCKED', 403])
     expectParagraph(e, WS, 'Log Analytics Reader')
@@ -197,7 +237,10 @@ describe('monitoring: Log Analytics through the real SDK, PromQL', () => {
 
   test('429 with Retry-After, then 200: the query passes with two attempts reported', async () => {
     let n = 0
-    handler = (_req, res) => (++n === 1 ? json(res, 429, { error: { code: 'TooManyRequests', message: 'slow down' } }, { 'retry-after': '1' }) : json(res, 200, table([['2026-11-22T11:55:00Z', 2]])))
+    handler = (_req, res) =>
+      ++n === 1
+        ? json(res, 429, { error: { code: 'TooManyRequests', message: 'slow down' } }, { 'retry-after': '1' })
+        : json(res, 200, table([['2026-11-22T11:55:00Z', 2]]))
     const calls: CallInfo[] = []
     const r = await az({ observer: (c) => calls.push(c) })
     expect(r.rows).toEqual([{ TimeGenerated: '2026-11-22T11:55:00.000Z', max_freshness: 2 }])
@@ -228,7 +271,11 @@ describe('monitoring: Log Analytics through the real SDK, PromQL', () => {
   })
 
   test('a partial result: blocked (rows may be missing), naming the partial error', async () => {
-    handler = (_req, res) => json(res, 200, { ...table([['2026-11-22T11:55:00Z', 1]]), error: { code: 'PartialError', message: 'some shards timed out', details: [{ code: 'QueryTimeout', message: 'x' }] } })
+    handler = (_req, res) =>
+      json(res, 200, {
+        ...table([['2026-11-22T11:55:00Z', 1]]),
+        error: { code: 'PartialError', message: 'some shards timed out', details: [{ code: 'QueryTimeout', message: 'x' }] },
+      })
     const e = await rejection(az(), MonitorError)
     expect([e.kind, e.monitorKind, e.classification]).toEqual(['server-error', 'partial', 'MONITORING_ACCESS_BLOCKED'])
     expectParagraph(e, 'partial result (PartialError: some shards timed out)', 'neither lag nor freshness can be concluded')
@@ -244,8 +291,22 @@ describe('monitoring: Log Analytics through the real SDK, PromQL', () => {
   test('PromQL: 503 then 200 passes with two attempts; a breaching value is returned once, never retried into a pass', async () => {
     let n = 0
     handler = (_req, res) =>
-      ++n === 1 ? json(res, 503, { status: 'error', errorType: 'unavailable', error: 'busy' }) : json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[1763812800, n === 2 ? '9' : '1']] }] } })
-    const pq = () => queryPrometheus({ url: http, query: 'max(consumer_freshness_seconds)', start: new Date(1763812800_000), end: new Date(1763812815_000), stepSeconds: 15, timeoutMs: 3_000, retry: FAST_RETRY })
+      ++n === 1
+        ? json(res, 503, { status: 'error', errorType: 'unavailable', error: 'busy' })
+        : json(res, 200, {
+            status: 'success',
+            data: { resultType: 'matrix', result: [{ metric: {}, values: [[1763812800, n === 2 ? '9' : '1']] }] },
+          })
+    const pq = () =>
+      queryPrometheus({
+        url: http,
+        query: 'max(consumer_freshness_seconds)',
+        start: new Date(1763812800_000),
+        end: new Date(1763812815_000),
+        stepSeconds: 15,
+        timeoutMs: 3_000,
+        retry: FAST_RETRY,
+      })
     const r = await pq()
     expect(r.attempts.map((a) => a.status)).toEqual([503, 200])
     expect(r.rows[0].value).toBe(9) // over a 5 s SLO: the value is returned as it came
@@ -254,16 +315,45 @@ describe('monitoring: Log Analytics through the real SDK, PromQL', () => {
   })
 
   test('PromQL malformed rows (a sample that is not [time, "value"]): blocked, naming the sample', async () => {
-    handler = (_req, res) => json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[1763812800, 'lots']] }] } })
-    const e = await rejection(queryPrometheus({ url: http, query: 'max(x)', start: new Date(0), end: new Date(15_000), stepSeconds: 15, timeoutMs: 3_000, bearerToken: TOKEN }), MonitorError)
+    handler = (_req, res) =>
+      json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[1763812800, 'lots']] }] } })
+    const e = await rejection(
+      queryPrometheus({
+        url: http,
+        query: 'max(x)',
+        start: new Date(0),
+        end: new Date(15_000),
+        stepSeconds: 15,
+        timeoutMs: 3_000,
+        bearerToken: TOKEN,
+      }),
+      MonitorError,
+    )
     expect([e.kind, e.monitorKind, e.classification]).toEqual(['server-error', 'malformed', 'MONITORING_ACCESS_BLOCKED'])
     expectParagraph(e, 'sample 0 of series 0', 'Prometheus HTTP API')
   })
 })
 
 describe('registry and ARM: 401 / 403 / 404 / 5xx are "could not check" with their own fix', () => {
-  const tags = () => listTags({ kind: 'registry-v2', url: http, repository: 'txlookup/consumer', credential: { token: TOKEN }, timeoutMs: 3_000, retry: FAST_RETRY })
-  const aks = () => getManagedCluster({ subscriptionId: '00000000-0000-4000-8000-000000000000', resourceGroup: 'rg', name: 'nsc-aks-dev', endpoint: http, credential: { token: TOKEN }, timeoutMs: 3_000, retry: FAST_RETRY })
+  const tags = () =>
+    listTags({
+      kind: 'registry-v2',
+      url: http,
+      repository: 'txlookup/consumer',
+      credential: { token: TOKEN },
+      timeoutMs: 3_000,
+      retry: FAST_RETRY,
+    })
+  const aks = () =>
+    getManagedCluster({
+      subscriptionId: '00000000-0000-4000-8000-000000000000',
+      resourceGroup: 'rg',
+      name: 'nsc-aks-dev',
+      endpoint: http,
+      credential: { token: TOKEN },
+      timeoutMs: 3_000,
+      retry: FAST_RETRY,
+    })
   const cases: [number, string, RegExp][] = [
     [401, 'unauthorized', /credential\.token/],
     [403, 'forbidden', /grant (the identity|it)/],
@@ -284,7 +374,12 @@ describe('registry and ARM: 401 / 403 / 404 / 5xx are "could not check" with the
       handler = (_req, res) => json(res, status, { error: { code: `Arm${status}`, message: 'from ARM' } })
       const e = await rejection(aks(), ArmError)
       expect([e.kind, e.classification, e.statusCode, e.armCode]).toEqual([kind, 'ENVIRONMENT_BLOCKED', status, `Arm${status}`])
-      expectParagraph(e, 'AKS cluster nsc-aks-dev', 'managedClusters/nsc-aks-dev?api-version=', `answered ${status} (Arm${status}: from ARM)`)
+      expectParagraph(
+        e,
+        'AKS cluster nsc-aks-dev',
+        'managedClusters/nsc-aks-dev?api-version=',
+        `answered ${status} (Arm${status}: from ARM)`,
+      )
       expect(e.fix).toMatch(status === 500 ? /Resource Manager/ : fix)
     })
   }
@@ -299,16 +394,30 @@ describe('registry and ARM: 401 / 403 / 404 / 5xx are "could not check" with the
 
   test('ARM 429 then 200: the cluster state with two attempts, both reported to the observer', async () => {
     let n = 0
-    handler = (_req, res) => (++n === 1 ? json(res, 429, { error: { code: 'TooManyRequests', message: 'throttled' } }, { 'retry-after': '0' }) : json(res, 200, { id: '/x', name: 'nsc-aks-dev', properties: { provisioningState: 'Succeeded' } }))
+    handler = (_req, res) =>
+      ++n === 1
+        ? json(res, 429, { error: { code: 'TooManyRequests', message: 'throttled' } }, { 'retry-after': '0' })
+        : json(res, 200, { id: '/x', name: 'nsc-aks-dev', properties: { provisioningState: 'Succeeded' } })
     const calls: CallInfo[] = []
-    const s = await getManagedCluster({ subscriptionId: '00000000-0000-4000-8000-000000000000', resourceGroup: 'rg', name: 'nsc-aks-dev', endpoint: http, credential: { token: TOKEN }, timeoutMs: 3_000, retry: FAST_RETRY, observer: (c) => calls.push(c) })
+    const s = await getManagedCluster({
+      subscriptionId: '00000000-0000-4000-8000-000000000000',
+      resourceGroup: 'rg',
+      name: 'nsc-aks-dev',
+      endpoint: http,
+      credential: { token: TOKEN },
+      timeoutMs: 3_000,
+      retry: FAST_RETRY,
+      observer: (c) => calls.push(c),
+    })
     expect(s.provisioningState).toBe('Succeeded')
     expect(s.attempts.map((a) => a.status)).toEqual([429, 200])
     expect(calls.map((c) => [c.kind, c.status])).toEqual([
       ['arm', 429],
       ['arm', 200],
     ])
-    expect(calls[0].command).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/subscriptions\/.*managedClusters\/nsc-aks-dev\?api-version=2025-08-01$/)
+    expect(calls[0].command).toMatch(
+      /^GET http:\/\/127\.0\.0\.1:\d+\/subscriptions\/.*managedClusters\/nsc-aks-dev\?api-version=2025-08-01$/,
+    )
     expect(JSON.stringify(calls)).not.toContain(TOKEN)
   })
 })

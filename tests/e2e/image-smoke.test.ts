@@ -3,12 +3,13 @@
 // namespace), only the reports volume and /tmp writable, run as uid 10001 with no passwd entry, no HOME,
 // a clean environment (the Dockerfile's ENV only): the ENTRYPOINT must reach GO against the local
 // environment and leave a summary. The Job's env and the reports volume are what the test provides.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+
 import { spawnSync } from 'node:child_process'
-import { ROOT, envUp, envDown, type CmdResult } from './_run.ts'
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { layoutRuntime, type RuntimeSpec } from './_image-layout.ts'
+import { type CmdResult, envDown, envUp, ROOT } from './_run.ts'
 
 const UID = 10001
 // both suites: every file the image carries is used by one of them (the rehearsal reads fixtures/events)
@@ -28,7 +29,14 @@ function reportsVolume(dir: string, appDir: string): void {
   const env = JSON.parse(readFileSync(join(ROOT, 'reports', 'local-env', 'env.json'), 'utf8')) as Record<string, unknown>
   copyFileSync(join(ROOT, 'reports', 'local-env', 'kubeconfig'), join(local, 'kubeconfig'))
   copyFileSync(env.caFile as string, join(local, 'pki', 'ca.crt'))
-  writeFileSync(join(local, 'env.json'), JSON.stringify({ ...env, caFile: join(appDir, 'reports', 'local-env', 'pki', 'ca.crt'), kubeconfig: join(appDir, 'reports', 'local-env', 'kubeconfig') }))
+  writeFileSync(
+    join(local, 'env.json'),
+    JSON.stringify({
+      ...env,
+      caFile: join(appDir, 'reports', 'local-env', 'pki', 'ca.crt'),
+      kubeconfig: join(appDir, 'reports', 'local-env', 'kubeconfig'),
+    }),
+  )
   chownTree(dir)
 }
 
@@ -78,7 +86,15 @@ describe.skipIf(!canIsolate)('the image runtime stage, read-only, as an unknown 
   test('the uid has no passwd entry, and /app is really not writable for it', () => {
     expect(spawnSync('getent', ['passwd', String(UID)]).status).not.toBe(0)
     reportsVolume(reports, app)
-    const r = runImage(app, { ...spec, entrypoint: ['sh', '-c', 'touch bin/x 2>/dev/null && echo app-writable; touch reports/x && touch /tmp/x && echo writable-ok'] }, [], reports)
+    const r = runImage(
+      app,
+      {
+        ...spec,
+        entrypoint: ['sh', '-c', 'touch bin/x 2>/dev/null && echo app-writable; touch reports/x && touch /tmp/x && echo writable-ok'],
+      },
+      [],
+      reports,
+    )
     expect(r.stdout.trim()).toBe('writable-ok')
   })
 
@@ -95,7 +111,7 @@ describe.skipIf(!canIsolate)('the image runtime stage, read-only, as an unknown 
     // nothing tried to write into the read-only tree (vitest's caches go to /tmp, CLOSEOUT_CACHE_DIR)
     expect(r.stdout + r.stderr).not.toMatch(/EACCES|EROFS|could not be created|cannot be analyzed/)
     // stdout is a pipe, as in kubectl logs: no ANSI colour codes
-    expect(r.stdout).not.toMatch(/\u001b\[/)
+    expect(r.stdout).not.toContain(String.fromCharCode(27) + '[')
   })
 
   // every COPY line carries something the run needs: without it the entrypoint must not reach GO

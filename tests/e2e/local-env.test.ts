@@ -2,17 +2,18 @@
 // the API through its pod port, publish → consume → visible, idempotent replay (and the
 // non-idempotent fault), the Log Analytics double through the real client, PromQL through the
 // gateway, 403 under monitoring-forbidden, psql as the postgres pod runs it.
-import { describe, test, expect, beforeAll } from 'vitest'
-import { createConnection } from 'node:net'
-import { readFileSync, readdirSync } from 'node:fs'
-import { join, dirname } from 'node:path'
+
 import { spawn, spawnSync } from 'node:child_process'
-import { ROOT, node } from './_run.ts'
-import { queryAzureMonitor, queryPrometheus, MonitorError } from '../../helpers/monitor.ts'
-import type { ClusterDefinition } from '../../fixtures/local-env/sim/types.ts'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createConnection } from 'node:net'
+import { dirname, join } from 'node:path'
 import { Redis } from 'ioredis'
-import { STREAM, GROUP } from '../../fixtures/local-env/stack/db.ts'
+import { beforeAll, describe, expect, test } from 'vitest'
 import { stopPostgres } from '../../fixtures/local-env/services.ts'
+import type { ClusterDefinition } from '../../fixtures/local-env/sim/types.ts'
+import { GROUP, STREAM } from '../../fixtures/local-env/stack/db.ts'
+import { MonitorError, queryAzureMonitor, queryPrometheus } from '../../helpers/monitor.ts'
+import { node, ROOT } from './_run.ts'
 
 const open = (port: number) =>
   new Promise<boolean>((res) => {
@@ -36,7 +37,12 @@ const BIN = join(ROOT, 'fixtures/local-env/stack/bin')
 function stack(cmd: string, args: string[]): { code: number | null; out: string } {
   const ns = cluster().namespaces[0]
   const secret = ns.secrets.find((s) => s.name === 'txlookup-api-env')?.data ?? {}
-  const env = { ...process.env, ...secret, CLOSEOUT_FAULTS: envJson().faults.join(','), PATH: `${BIN}:${dirname(process.execPath)}:${process.env.PATH}` }
+  const env = {
+    ...process.env,
+    ...secret,
+    CLOSEOUT_FAULTS: envJson().faults.join(','),
+    PATH: `${BIN}:${dirname(process.execPath)}:${process.env.PATH}`,
+  }
   const r = spawnSync(join(BIN, cmd), args, { env, encoding: 'utf8', timeout: 60_000 })
   return { code: r.status, out: `${r.stdout}${r.stderr}` }
 }
@@ -62,7 +68,9 @@ async function drained(): Promise<void> {
   try {
     await until('consumer group drained', async () => {
       const groups = (await r.xinfo('GROUPS', STREAM)) as unknown[][]
-      const g = groups.map((x) => Object.fromEntries(x.flatMap((v, i) => (i % 2 ? [] : [[String(v), x[i + 1]]])))).find((x) => x.name === GROUP)
+      const g = groups
+        .map((x) => Object.fromEntries(x.flatMap((v, i) => (i % 2 ? [] : [[String(v), x[i + 1]]]))))
+        .find((x) => x.name === GROUP)
       return g && Number(g.lag) === 0 && Number(g.pending) === 0 ? true : undefined
     })
   } finally {
@@ -70,7 +78,8 @@ async function drained(): Promise<void> {
   }
 }
 
-const canonical = (b: Record<string, unknown>) => Object.fromEntries(Object.entries(b).filter(([k]) => k !== 'event_time' && k !== 'data_lag_sec'))
+const canonical = (b: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(b).filter(([k]) => k !== 'event_time' && k !== 'data_lag_sec'))
 
 /** publish happy → consume → visible, then a duplicate replay; the payload before and after */
 async function replay(runId: string): Promise<{ first: Record<string, unknown>; second: Record<string, unknown> }> {
@@ -79,7 +88,9 @@ async function replay(runId: string): Promise<{ first: Record<string, unknown>; 
   expect(JSON.parse(pub.out.trim().split('\n').pop() ?? '{}').sync_tx_id).toBe(`tx-sync-pay-${runId}`)
   const c = stack('txlookup-consumer', ['consume', '--max-messages', '3', '--max-idle-seconds', '1'])
   expect(c.code, c.out).toBe(0)
-  const first = await until('published tx visible', async () => ((await getTx(`tx-sync-pay-${runId}`)).status === 200 ? (await getTx(`tx-sync-pay-${runId}`)).body : undefined))
+  const first = await until('published tx visible', async () =>
+    (await getTx(`tx-sync-pay-${runId}`)).status === 200 ? (await getTx(`tx-sync-pay-${runId}`)).body : undefined,
+  )
   const t0 = String(first.event_time)
   await new Promise((r) => setTimeout(r, 1100)) // a later event_time for the replay
   expect(stack('txlookup-publish', ['--scenario', 'duplicate', '--run-id', runId]).code).toBe(0)
@@ -94,14 +105,27 @@ const azure = (e: EnvJson) =>
   queryAzureMonitor({
     workspaceId: e.workspaceId,
     endpoint: `https://127.0.0.1:${e.ports.laDouble}/v1`,
-    query: 'AppMetrics\n| where Name == "consumer_freshness_seconds"\n| summarize max_freshness=max(Max) by bin(TimeGenerated, 5m)\n| order by TimeGenerated desc',
+    query:
+      'AppMetrics\n| where Name == "consumer_freshness_seconds"\n| summarize max_freshness=max(Max) by bin(TimeGenerated, 5m)\n| order by TimeGenerated desc',
     timespan: { startTime: new Date(Date.now() - 30 * 60_000), endTime: new Date() },
     credential: { token: e.tokens.monitoring },
     timeoutMs: 10_000,
   })
 const promql = (e: EnvJson, token?: string) =>
-  queryPrometheus({ url: `http://127.0.0.1:${e.ports.gateway}`, query: 'max(consumer_kafka_lag)', start: new Date(Date.now() - 5 * 60_000), end: new Date(), stepSeconds: 2, bearerToken: token, timeoutMs: 10_000 })
-const kind = (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof MonitorError ? `${e.kind}:${e.statusCode}` : String(e)))
+  queryPrometheus({
+    url: `http://127.0.0.1:${e.ports.gateway}`,
+    query: 'max(consumer_kafka_lag)',
+    start: new Date(Date.now() - 5 * 60_000),
+    end: new Date(),
+    stepSeconds: 2,
+    bearerToken: token,
+    timeoutMs: 10_000,
+  })
+const kind = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof MonitorError ? `${e.kind}:${e.statusCode}` : String(e)),
+  )
 
 describe('local environment', { timeout: 300_000 }, () => {
   beforeAll(() => {
@@ -116,31 +140,52 @@ describe('local environment', { timeout: 300_000 }, () => {
     expect(again.stderr).not.toMatch(/restarting/)
     const st = node(['fixtures/local-env/env.ts', 'status'])
     expect(st.code).toBe(0)
-    for (const c of ['postgresql', 'redis', 'prometheus', 'simulator', 'la-double', 'gateway', 'eventhubs', 'pod tx-lookup-api']) expect(st.stdout).toMatch(new RegExp(`^${c}\\s+up`, 'm'))
+    for (const c of ['postgresql', 'redis', 'prometheus', 'simulator', 'la-double', 'gateway', 'eventhubs', 'pod tx-lookup-api'])
+      expect(st.stdout).toMatch(new RegExp(`^${c}\\s+up`, 'm'))
     const kc = readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8')
     expect(kc).toMatch(/server: https:\/\/127\.0\.0\.1:\d+/)
     expect(kc).toContain('certificate-authority-data:')
     expect(kc).toMatch(/token: sim-admin-/)
     expect(kc).not.toContain('insecure-skip-tls-verify')
     const e = envJson()
-    for (const k of ['sim', 'api', 'postgres', 'redis', 'prometheus', 'gateway', 'eventhubs', 'laDouble']) expect(e.ports[k], k).toBeGreaterThan(0)
+    for (const k of ['sim', 'api', 'postgres', 'redis', 'prometheus', 'gateway', 'eventhubs', 'laDouble'])
+      expect(e.ports[k], k).toBeGreaterThan(0)
     expect(e.tokens.monitoring).toBeTruthy()
   })
 
   test('the API through its pod port: a seeded tx is 200 with the full record, an unknown id 404; no PII in its log line', async () => {
     const ok = await getTx('tx-seed-001')
     expect(ok.status).toBe(200)
-    expect(Object.keys(ok.body).sort()).toEqual(['amount', 'amount_signed', 'amount_value', 'data_lag_sec', 'entry_type', 'event_time', 'memo', 'related_id', 'related_type', 'tx_id', 'version', 'wallet_id'])
+    expect(Object.keys(ok.body).sort()).toEqual([
+      'amount',
+      'amount_signed',
+      'amount_value',
+      'data_lag_sec',
+      'entry_type',
+      'event_time',
+      'memo',
+      'related_id',
+      'related_type',
+      'tx_id',
+      'version',
+      'wallet_id',
+    ])
     expect(ok.body.tx_id).toBe('tx-seed-001')
     const nf = await getTx(`tx-unknown-${Date.now()}`)
     expect(nf).toEqual({ status: 404, body: { detail: 'not found' } })
-    const health = (await (await fetch(`http://127.0.0.1:${envJson().ports.api}/health`)).json()) as { dependencies: Record<string, string> }
+    const health = (await (await fetch(`http://127.0.0.1:${envJson().ports.api}/health`)).json()) as {
+      dependencies: Record<string, string>
+    }
     expect(health.dependencies).toEqual({ db: 'ok', redis: 'ok' })
   })
 
   test('the postgres pod’s psql reaches the database and sees the newest ledger row', () => {
     const pg = cluster().namespaces[0].deployments.find((d) => d.name === 'txlookup-postgres')?.containers[0]
-    const r = spawnSync('psql', ['-U', 'bo', '-d', 'bo', '-At', '-c', 'select tx_id from bo.ledger_entries order by event_time desc limit 1;'], { env: { ...process.env, ...pg?.env }, encoding: 'utf8' })
+    const r = spawnSync(
+      'psql',
+      ['-U', 'bo', '-d', 'bo', '-At', '-c', 'select tx_id from bo.ledger_entries order by event_time desc limit 1;'],
+      { env: { ...process.env, ...pg?.env }, encoding: 'utf8' },
+    )
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout.trim()).toMatch(/^tx-/)
   })
@@ -169,7 +214,9 @@ describe('local environment', { timeout: 300_000 }, () => {
     // the consumer's `run` loop still holds its connection to the old server: the next write hits it
     const runId = `pgrestart${Date.now()}`
     expect(stack('txlookup-publish', ['--scenario', 'happy', '--run-id', runId]).code).toBe(0)
-    const got = await until('tx consumed by the running consumer', async () => ((await getTx(`tx-sync-pay-${runId}`)).status === 200 ? true : undefined))
+    const got = await until('tx consumed by the running consumer', async () =>
+      (await getTx(`tx-sync-pay-${runId}`)).status === 200 ? true : undefined,
+    )
     expect(got).toBe(true)
   })
 
@@ -192,7 +239,11 @@ describe('local environment', { timeout: 300_000 }, () => {
   test('a port held by something that is not this checkout’s environment is named, with what to do; nothing starts', async () => {
     // another program (say a second checkout's PostgreSQL) on one of our ports: base + 93 of a base no one
     // uses (the OS picks the squatter's port; a fixed base such as 48000 may be another checkout's right now)
-    const squatter = spawn(process.execPath, ['-e', "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port))"], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const squatter = spawn(
+      process.execPath,
+      ['-e', "const s = require('net').createServer().listen(0, '127.0.0.1', () => console.log(s.address().port))"],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    )
     try {
       const port = await new Promise<number>((res, rej) => {
         squatter.stdout.once('data', (d: Buffer) => res(Number(String(d).trim())))
@@ -222,7 +273,10 @@ describe('local environment', { timeout: 300_000 }, () => {
     const r = node(['fixtures/local-env/env.ts', 'up', '--fault', 'non-idempotent', '--fault', 'monitoring-forbidden'])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/restarting/)
-    expect(JSON.parse(readFileSync(join(ROOT, 'reports/local-env/faults.json'), 'utf8'))).toEqual(['monitoring-forbidden', 'non-idempotent'])
+    expect(JSON.parse(readFileSync(join(ROOT, 'reports/local-env/faults.json'), 'utf8'))).toEqual([
+      'monitoring-forbidden',
+      'non-idempotent',
+    ])
     const e = envJson()
     expect(await kind(azure(e))).toBe('forbidden:403')
     expect(await kind(promql(e, e.tokens.monitoring))).toBe('forbidden:403')
@@ -249,7 +303,10 @@ describe('local environment', { timeout: 300_000 }, () => {
       const parsed = lines.map((l) => JSON.parse(l) as { Name: string; Max: number; TimeGenerated: string })
       return parsed.some((x) => x.Name === 'consumer_freshness_seconds') ? parsed : undefined
     })
-    expect(rows.find((x) => x.Name === 'consumer_kafka_lag')).toMatchObject({ Max: expect.any(Number), TimeGenerated: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) })
+    expect(rows.find((x) => x.Name === 'consumer_kafka_lag')).toMatchObject({
+      Max: expect.any(Number),
+      TimeGenerated: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    })
     const back = node(['fixtures/local-env/env.ts', 'up'])
     expect(back.code, back.stderr).toBe(0)
     expect(pid('simulator')).toBe(before.simulator)

@@ -1,12 +1,13 @@
 // The in-cluster Role is sufficient and minimal: the closeout and readiness suites are GO with a token
 // bound to exactly deploy/k8s's rules (the simulator enforces them), and removing any one verb makes
 // some gate ENVIRONMENT_BLOCKED.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { loadRoleRules, withoutEachVerb, type PolicyRule } from '../../helpers/rbac.ts'
-import { ROOT, envUp, runGates } from './_run.ts'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { loadRoleRules, type PolicyRule, withoutEachVerb } from '../../helpers/rbac.ts'
+import { envUp, ROOT, runGates } from './_run.ts'
 
 const TOKEN = 'closeout-runner-sa-token-0123456789'
 const tokensFile = join(ROOT, 'reports/local-env/tokens.json')
@@ -16,7 +17,10 @@ let profile: string
 /** the Role's rules through a RoleBinding in txlookup (nothing at the cluster scope but the
  * namespace reads of the ClusterRole), as the simulator models a namespaced binding */
 function bind(r: PolicyRule[]): void {
-  writeFileSync(tokensFile, JSON.stringify([{ token: TOKEN, user: 'system:serviceaccount:txlookup:closeout-runner', namespace: 'txlookup', rules: r }]))
+  writeFileSync(
+    tokensFile,
+    JSON.stringify([{ token: TOKEN, user: 'system:serviceaccount:txlookup:closeout-runner', namespace: 'txlookup', rules: r }]),
+  )
 }
 
 describe('least-privilege Role (deploy/k8s) against the simulator', { timeout: 600_000 }, () => {
@@ -26,7 +30,10 @@ describe('least-privilege Role (deploy/k8s) against the simulator', { timeout: 6
     const kubeconfig = join(dir, 'kubeconfig')
     writeFileSync(kubeconfig, readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8').replace(/token: .*/, `token: ${TOKEN}`))
     profile = join(dir, 'runner.yaml')
-    writeFileSync(profile, readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`))
+    writeFileSync(
+      profile,
+      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`),
+    )
   })
   afterAll(() => writeFileSync(tokensFile, '[]'))
 
@@ -36,7 +43,9 @@ describe('least-privilege Role (deploy/k8s) against the simulator', { timeout: 6
     expect(r.summary.gates.filter((g) => g.status !== 'passed')).toEqual([])
     expect(r.code).toBe(0)
     // the plan's `get pods -A` is beyond the Role: noted in the baseline, never a failure
-    expect(readFileSync(join(r.summary.bundles.closeout, '01_aks_namespace_state.log'), 'utf8')).toContain('not permitted: the runner may list pods only in its namespace')
+    expect(readFileSync(join(r.summary.bundles.closeout, '01_aks_namespace_state.log'), 'utf8')).toContain(
+      'not permitted: the runner may list pods only in its namespace',
+    )
   })
 
   test('no Role at all: ENVIRONMENT_BLOCKED (403 named in the reason)', () => {

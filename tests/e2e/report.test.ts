@@ -3,15 +3,16 @@
 // Chromium (Debian's, driven by playwright-core, no browser download), which must show the gate and
 // its classification. Renders go to throwaway dirs with a throwaway history file, so the operator's
 // reports/allure-report and trend stay untouched; the screenshot lands in reports/report-screenshot.png.
-import { describe, test, expect, beforeAll } from 'vitest'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
+
 import { spawnSync } from 'node:child_process'
-import { renderReport, allureCategories, parseReportArgs, NoResultsError } from '../../bin/report.ts'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, test } from 'vitest'
 import { UsageError } from '../../bin/_cli.ts'
+import { allureCategories, NoResultsError, parseReportArgs, renderReport } from '../../bin/report.ts'
 import { CLASSIFICATIONS } from '../../helpers/classification.ts'
-import { ROOT, envUp, node, runGates } from './_run.ts'
+import { envUp, node, ROOT, runGates } from './_run.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const GATE = 'smoke-404: returns 404 for an unknown tx id'
@@ -54,7 +55,11 @@ describe('F3-4 runtime closeout', () => {
   test('smoke-200: returns 200 for the latest tx id in the ledger', (ctx) => { ctx.skip('blocked by smoke-404 (SMOKE_FAILED)') })
 })\n`,
   )
-  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', 'vitest.config.mjs'], { cwd: proj, encoding: 'utf8', timeout: 120_000 })
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--config', 'vitest.config.mjs'], {
+    cwd: proj,
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
   expect(r.status, `${r.stdout}${r.stderr}`).toBe(1) // one failing test
   expect(readdirSync(results).filter((f) => f.endsWith('-result.json'))).toHaveLength(3)
 }
@@ -68,7 +73,9 @@ describe('./closeout report', { timeout: 300_000 }, () => {
     expect(r.code).toBe(3)
     expect(r.stderr).toContain('no results yet: run ./closeout test --tag closeout first')
     mkdirSync(join(empty, 'allure-results'))
-    await expect(renderReport({ resultsDir: join(empty, 'allure-results'), outDir: join(empty, 'out') })).rejects.toBeInstanceOf(NoResultsError)
+    await expect(renderReport({ resultsDir: join(empty, 'allure-results'), outDir: join(empty, 'out') })).rejects.toBeInstanceOf(
+      NoResultsError,
+    )
     expect(node(['bin/report.ts', '--nope']).code).toBe(3)
     expect(node(['bin/report.ts', '--port', '8080']).stderr).toContain('--port only goes with --open')
     expect(parseReportArgs(['--single-file', '--open', '--port', '8080'])).toEqual({ singleFile: true, open: true, port: 8080 })
@@ -91,7 +98,9 @@ describe('./closeout report', { timeout: 300_000 }, () => {
     // environment: target, cluster context, namespace, run id, git commit, operator
     const env = JSON.parse(readFileSync(join(out, 'widgets', 'allure_environment.json'), 'utf8')) as { name: string; values: string[] }[]
     const envMap = Object.fromEntries(env.map((e) => [e.name, e.values[0]]))
-    expect(Object.keys(envMap)).toEqual(expect.arrayContaining(['target', 'cluster_context', 'namespace', 'run_id', 'git_commit', 'operator']))
+    expect(Object.keys(envMap)).toEqual(
+      expect.arrayContaining(['target', 'cluster_context', 'namespace', 'run_id', 'git_commit', 'operator']),
+    )
     expect(envMap.run_id).toBe(RUN_ID)
     // history: one entry per render, capped by CLOSEOUT_HISTORY_LIMIT
     await renderReport({ resultsDir: results, outDir: out, historyPath: history })
@@ -101,49 +110,65 @@ describe('./closeout report', { timeout: 300_000 }, () => {
   const skipReason = ensureChromium()
   if (skipReason) console.log(`report browser test skipped: ${skipReason}`)
 
-  test.skipIf(Boolean(skipReason))('headless Chromium: the page lists the gate; the Categories tab shows SMOKE_FAILED with the gate under it', async () => {
-    const index = await renderReport({ resultsDir: results, outDir: join(work, 'single-file'), singleFile: true, historyPath: join(work, 'h2.jsonl') })
-    const { chromium } = await import('playwright-core')
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // the machine notes' flags (playwright adds --headless and a fresh user-data-dir itself)
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    })
-    try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
-      await page.goto(`file://${index}`)
-      const bodyWith = async (text: string) => {
-        const until = Date.now() + 40_000
-        let reloaded = false
-        while (Date.now() < until) {
-          const body = await page.innerText('body')
-          if (body.replace(/\s+/g, ' ').includes(text)) return body
-          // a 3.7 MB single-file report can come up with an empty tree on a loaded machine: reload once
-          if (!reloaded && Date.now() > until - 25_000) {
-            reloaded = true
-            await page.reload()
+  test.skipIf(Boolean(skipReason))(
+    'headless Chromium: the page lists the gate; the Categories tab shows SMOKE_FAILED with the gate under it',
+    async () => {
+      const index = await renderReport({
+        resultsDir: results,
+        outDir: join(work, 'single-file'),
+        singleFile: true,
+        historyPath: join(work, 'h2.jsonl'),
+      })
+      const { chromium } = await import('playwright-core')
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        // the machine notes' flags (playwright adds --headless and a fresh user-data-dir itself)
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      })
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } })
+        await page.goto(`file://${index}`)
+        const bodyWith = async (text: string) => {
+          const until = Date.now() + 40_000
+          let reloaded = false
+          while (Date.now() < until) {
+            const body = await page.innerText('body')
+            if (body.replace(/\s+/g, ' ').includes(text)) return body
+            // a 3.7 MB single-file report can come up with an empty tree on a loaded machine: reload once
+            if (!reloaded && Date.now() > until - 25_000) {
+              reloaded = true
+              await page.reload()
+            }
+            await page.waitForTimeout(250)
           }
-          await page.waitForTimeout(250)
+          throw new Error(`the report page never showed "${text}"`)
         }
-        throw new Error(`the report page never showed "${text}"`)
+        const list = await bodyWith(GATE)
+        expect(list).toContain('baseline:')
+        expect(list).toMatch(/Broken\s+1/)
+        expect(list).toMatch(/Skipped\s+1/)
+        await page.getByText('Categories', { exact: false }).first().click()
+        const categories = await bodyWith('SMOKE_FAILED')
+        expect(categories).toMatch(/SMOKE_FAILED\s+1/)
+        // expand the category: the gate is listed under its classification (and the screenshot shows both)
+        await page.getByText('SMOKE_FAILED', { exact: true }).first().click()
+        const expanded = await bodyWith(GATE)
+        expect(expanded.indexOf('SMOKE_FAILED')).toBeLessThan(expanded.indexOf(GATE))
+        mkdirSync(join(ROOT, 'reports'), { recursive: true })
+        await page.screenshot({ path: join(ROOT, 'reports', 'report-screenshot.png') })
+      } finally {
+        await browser.close()
       }
-      const list = await bodyWith(GATE)
-      expect(list).toContain('baseline:')
-      expect(list).toMatch(/Broken\s+1/)
-      expect(list).toMatch(/Skipped\s+1/)
-      await page.getByText('Categories', { exact: false }).first().click()
-      const categories = await bodyWith('SMOKE_FAILED')
-      expect(categories).toMatch(/SMOKE_FAILED\s+1/)
-      // expand the category: the gate is listed under its classification (and the screenshot shows both)
-      await page.getByText('SMOKE_FAILED', { exact: true }).first().click()
-      const expanded = await bodyWith(GATE)
-      expect(expanded.indexOf('SMOKE_FAILED')).toBeLessThan(expanded.indexOf(GATE))
-      mkdirSync(join(ROOT, 'reports'), { recursive: true })
-      await page.screenshot({ path: join(ROOT, 'reports', 'report-screenshot.png') })
-    } finally {
-      await browser.close()
-    }
-  })
+    },
+  )
 })
 
 // JUnit for CI test tabs (PublishTestResults@2, GitHub test reporters): a real gate run against the
@@ -152,7 +177,10 @@ describe('reports/junit.xml from a real run', { timeout: 300_000 }, () => {
   test('one testcase per gate; the failure message starts with the classification', () => {
     envUp([])
     const profile = join(work, 'broken-404.yaml')
-    writeFileSync(profile, readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace('txPath: /admin/tx/{tx_id}', 'txPath: /health?tx={tx_id}'))
+    writeFileSync(
+      profile,
+      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace('txPath: /admin/tx/{tx_id}', 'txPath: /health?tx={tx_id}'),
+    )
     const r = runGates(['--tag', 'smoke-404', '--tag', 'baseline', '--tags-filter', 'closeout', '--target', profile])
     expect(r.summary.gates.find((g) => g.id === 'smoke-404')).toMatchObject({ status: 'failed', classification: 'SMOKE_FAILED' })
     const junit = readFileSync(join(ROOT, 'reports', 'junit.xml'), 'utf8')

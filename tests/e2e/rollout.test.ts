@@ -5,18 +5,19 @@
 // missing in the registry, and a registry that rejects the token. Each case is set up through the
 // admin kubeconfig and the cluster is put back as the definition runs it afterwards (the simulator
 // keeps deployments in memory), so later test files see an untouched environment.
-import { describe, test, expect, beforeAll, afterEach, afterAll } from 'vitest'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
+
 import { spawnSync } from 'node:child_process'
-import { parse as parseYaml } from 'yaml'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { AppsV1Api, type V1Deployment } from '@kubernetes/client-node'
-import { ROOT, envUp, runGates, outcome, type SuiteRun } from './_run.ts'
-import { Kube, loadKubeConfig, deploymentRolloutStatus } from '../../helpers/kube.ts'
-import { containerImage } from '../../helpers/kube-views.ts'
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { parse as parseYaml } from 'yaml'
 import { IMAGE_TAG } from '../../fixtures/local-env/cluster.ts'
 import type { ClusterDefinition } from '../../fixtures/local-env/sim/types.ts'
+import { deploymentRolloutStatus, Kube, loadKubeConfig } from '../../helpers/kube.ts'
+import { containerImage } from '../../helpers/kube-views.ts'
+import { envUp, outcome, ROOT, runGates, type SuiteRun } from './_run.ts'
 
 const NS = 'txlookup'
 const DEP = 'txlookup-consumer'
@@ -28,7 +29,11 @@ const KUBECONFIG = join(ROOT, 'reports/local-env/kubeconfig')
 let kube: Kube
 /** the consumer deployment as the cluster definition runs it (what every case is restored to) */
 let original: V1Deployment
-const envJson = () => JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as { ports: Record<string, number>; tokens: Record<string, string> }
+const envJson = () =>
+  JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as {
+    ports: Record<string, number>
+    tokens: Record<string, string>
+  }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 async function until(what: string, fn: () => Promise<boolean>, ms = 60_000): Promise<void> {
@@ -39,7 +44,8 @@ async function until(what: string, fn: () => Promise<boolean>, ms = 60_000): Pro
   }
 }
 
-const readConsumer = () => kube.readDeployment(DEP).catch((e: unknown) => ((e as { code?: number })?.code === 404 ? undefined : Promise.reject(e)))
+const readConsumer = () =>
+  kube.readDeployment(DEP).catch((e: unknown) => ((e as { code?: number })?.code === 404 ? undefined : Promise.reject(e)))
 const templateOf = (d: V1Deployment) => JSON.stringify(d.spec?.template?.spec?.containers)
 
 async function rolledOut(): Promise<void> {
@@ -65,11 +71,19 @@ async function restoreConsumer(): Promise<void> {
     const { name, namespace, labels, annotations } = original.metadata ?? {}
     // the revision annotation belongs to the controller
     const kept = Object.fromEntries(Object.entries(annotations ?? {}).filter(([k]) => k !== 'deployment.kubernetes.io/revision'))
-    await kube.createDeployment({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace, labels, annotations: kept }, spec: original.spec })
+    await kube.createDeployment({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace, labels, annotations: kept },
+      spec: original.spec,
+    })
   }
   await rolledOut()
   const port = envJson().ports.consumer
-  await until(`consumer metrics on its own port ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(1000) })).ok)
+  await until(
+    `consumer metrics on its own port ${port}`,
+    async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(1000) })).ok,
+  )
 }
 
 /** the run's closeout bundle directory */
@@ -86,9 +100,17 @@ async function recoverInterruptedRun(): Promise<void> {
   if (!existsSync(pidFile) || !existsSync(KUBECONFIG)) return
   const k = new Kube(loadKubeConfig({ kubeconfig: KUBECONFIG }), { namespace: NS, timeoutMs: 5_000 })
   const live = await k.readDeployment(DEP).catch(() => undefined)
-  const def = (JSON.parse(readFileSync(join(ROOT, 'reports/local-env/cluster.json'), 'utf8')) as ClusterDefinition).namespaces[0]?.deployments.find((d) => d.name === DEP)
+  const def = (
+    JSON.parse(readFileSync(join(ROOT, 'reports/local-env/cluster.json'), 'utf8')) as ClusterDefinition
+  ).namespaces[0]?.deployments.find((d) => d.name === DEP)
   const c = live?.spec?.template?.spec?.containers?.[0]
-  if (!def || (c?.image === def.containers[0].image && c.ports?.[0]?.hostPort === def.containers[0].ports?.[0]?.hostPort && live?.metadata?.annotations?.['deployment.kubernetes.io/revision'] === '1')) return
+  if (
+    !def ||
+    (c?.image === def.containers[0].image &&
+      c.ports?.[0]?.hostPort === def.containers[0].ports?.[0]?.hostPort &&
+      live?.metadata?.annotations?.['deployment.kubernetes.io/revision'] === '1')
+  )
+    return
   process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGHUP')
   await sleep(1000)
 }
@@ -170,13 +192,23 @@ describe('consumer-rollout branches (local environment)', { timeout: 300_000 }, 
     const doc = parseYaml(readFileSync(file, 'utf8')) as V1Deployment
     const c = doc.spec?.template?.spec?.containers?.[0]
     expect(doc.metadata).toMatchObject({ name: DEP, namespace: NS })
-    expect(c).toMatchObject({ name: 'consumer', image: PINNED, command: ['txlookup-consumer', 'run'], envFrom: [{ secretRef: { name: 'txlookup-api-env' } }] })
+    expect(c).toMatchObject({
+      name: 'consumer',
+      image: PINNED,
+      command: ['txlookup-consumer', 'run'],
+      envFrom: [{ secretRef: { name: 'txlookup-api-env' } }],
+    })
     expect(c?.env).toContainEqual({ name: 'SERVICE_NAME', value: 'txlookup-consumer' })
-    expect(readFileSync(join(bundleOf(r), '02_consumer_source_repo.txt'), 'utf8')).toMatch(/^found .*fixtures\/local-env\/manifests\/txlookup-consumer\.yaml$/m)
+    expect(readFileSync(join(bundleOf(r), '02_consumer_source_repo.txt'), 'utf8')).toMatch(
+      /^found .*fixtures\/local-env\/manifests\/txlookup-consumer\.yaml$/m,
+    )
 
     // the message is a command an operator can run as written (--validate=false only because the
     // simulator serves no OpenAPI document to validate against; a real API server does)
-    const applied = spawnSync('kubectl', ['--kubeconfig', KUBECONFIG, 'apply', '--validate=false', '-f', file], { encoding: 'utf8', timeout: 60_000 })
+    const applied = spawnSync('kubectl', ['--kubeconfig', KUBECONFIG, 'apply', '--validate=false', '-f', file], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
     expect(applied.status, applied.stderr).toBe(0)
     expect(applied.stdout).toMatch(/deployment\.apps\/txlookup-consumer created/)
     await rolledOut()
@@ -188,11 +220,21 @@ describe('consumer-rollout branches (local environment)', { timeout: 300_000 }, 
     expect(m.code).toBe(0)
     const live = (await readConsumer()) as V1Deployment
     const lc = live.spec?.template?.spec?.containers?.[0]
-    const rendered = (parseYaml(readFileSync(join(bundleOf(m), '02_consumer_bootstrap.yaml'), 'utf8')) as V1Deployment).spec?.template?.spec?.containers?.[0]
-    expect(lc).toMatchObject({ image: PINNED, command: ['txlookup-consumer', 'run'], envFrom: [{ secretRef: { name: 'txlookup-api-env' } }] })
+    const rendered = (parseYaml(readFileSync(join(bundleOf(m), '02_consumer_bootstrap.yaml'), 'utf8')) as V1Deployment).spec?.template?.spec
+      ?.containers?.[0]
+    expect(lc).toMatchObject({
+      image: PINNED,
+      command: ['txlookup-consumer', 'run'],
+      envFrom: [{ secretRef: { name: 'txlookup-api-env' } }],
+    })
     expect(lc?.env).toContainEqual({ name: 'SERVICE_NAME', value: 'txlookup-consumer' })
     // one code path: what was created is the rendered document
-    expect({ image: lc?.image, command: lc?.command, env: lc?.env, envFrom: lc?.envFrom }).toEqual({ image: rendered?.image, command: rendered?.command, env: rendered?.env, envFrom: rendered?.envFrom })
+    expect({ image: lc?.image, command: lc?.command, env: lc?.env, envFrom: lc?.envFrom }).toEqual({
+      image: rendered?.image,
+      command: rendered?.command,
+      env: rendered?.env,
+      envFrom: rendered?.envFrom,
+    })
     expect(deploymentRolloutStatus(live).done).toBe(true)
     expect(existsSync(join(bundleOf(m), '02_consumer_source_repo.txt'))).toBe(true)
     expect(rolloutLog(m)).toContain(`command: kubectl apply -f ${join(bundleOf(m), '02_consumer_bootstrap.yaml')}`)
@@ -202,11 +244,25 @@ describe('consumer-rollout branches (local environment)', { timeout: 300_000 }, 
     await deleteConsumer()
     const dir = mkdtempSync(join(tmpdir(), 'rollout-'))
     const profile = join(dir, 'no-manifest.yaml')
-    const text = readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/^  manifests: .*$/m, '  manifests: []')
+    const text = readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/^ {2}manifests: .*$/m, '  manifests: []')
     expect(text).toContain('  manifests: []')
     writeFileSync(profile, text)
-    const r = runGates(['--tag', 'consumer-rollout', '--tag', 'consumer-db', '--tag', 'consumer-eventhubs', '--target', profile, '--allow-mutations'])
-    expect(outcome(r.summary)).toEqual({ 'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED', 'consumer-db': 'blocked', 'consumer-eventhubs': 'blocked' })
+    const r = runGates([
+      '--tag',
+      'consumer-rollout',
+      '--tag',
+      'consumer-db',
+      '--tag',
+      'consumer-eventhubs',
+      '--target',
+      profile,
+      '--allow-mutations',
+    ])
+    expect(outcome(r.summary)).toEqual({
+      'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED',
+      'consumer-db': 'blocked',
+      'consumer-eventhubs': 'blocked',
+    })
     expect(r.code).toBe(2)
     expect(gateOf(r)?.reason).toMatch(/no consumer source: deployment txlookup-consumer is not in txlookup/)
     for (const id of ['consumer-db', 'consumer-eventhubs']) expect(gateOf(r, id)?.reason).toMatch(/^blocked by consumer-rollout/)
@@ -225,7 +281,9 @@ describe('consumer-rollout branches (local environment)', { timeout: 300_000 }, 
     expect(gateOf(r)?.reason).toContain(`image ${PINNED} is not in the registry`)
     expect(gateOf(r)?.reason).toMatch(/push the consumer image tagged 2026\.11\.1 .* or fix the API image tag/)
     const log = rolloutLog(r)
-    expect(log).toMatch(/--- step: image tag in registry\ncommand: TAG_COUNT=\$\(az acr repository show-tags -n 127\.0\.0\.1:\d+ --repository txlookup\/consumer --query "\[\?@=='2026\.11\.1'\] \| length\(@\)" -o tsv\); test "\$TAG_COUNT" -ge 1/)
+    expect(log).toMatch(
+      /--- step: image tag in registry\ncommand: TAG_COUNT=\$\(az acr repository show-tags -n 127\.0\.0\.1:\d+ --repository txlookup\/consumer --query "\[\?@=='2026\.11\.1'\] \| length\(@\)" -o tsv\); test "\$TAG_COUNT" -ge 1/,
+    )
     expect(log).toContain('TAG_COUNT: 0')
     expect(log).not.toContain('(mutation)')
     const after = (await readConsumer()) as V1Deployment

@@ -2,14 +2,14 @@
 // environment: single-gate runs mean what they say, an interrupt ends the whole process tree with a
 // summary on disk and exit 2, runs never share a bundle, a second writer is refused, and a new
 // rehearsal cannot reuse the T_cutover of a NO_GO one.
-import { describe, test, expect, beforeAll } from 'vitest'
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { join } from 'node:path'
-import { ROOT, envUp, runGates, outcome, spawnGates, uniqueRunId, node } from './_run.ts'
-import type { Summary } from '../../helpers/decision.ts'
-import { writeGateResult, writeRunInfo, runDir } from '../../helpers/run-state.ts'
-import { writeFileSync, mkdtempSync } from 'node:fs'
+
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, test } from 'vitest'
+import type { Summary } from '../../helpers/decision.ts'
+import { runDir, writeGateResult, writeRunInfo } from '../../helpers/run-state.ts'
+import { envUp, node, outcome, ROOT, runGates, spawnGates, uniqueRunId } from './_run.ts'
 
 const summaryOf = (runId: string): Summary | undefined => {
   const f = join(ROOT, 'reports/runs', runId, 'summary.json')
@@ -50,10 +50,14 @@ describe('single-gate runs on a healthy environment', { timeout: 300_000 }, () =
   })
   test('the F3-4 404 smoke asks for missing-tx-id, the E2-3 one for tx-missing-${RUN_ID} with RUN_ID=e2-3-…', () => {
     const c = runGates(['--tag', 'smoke-404'])
-    expect(readFileSync(join(c.summary.bundles.closeout, '05_api_smoke_404.log'), 'utf8')).toContain('command: GET /admin/tx/missing-tx-id\n')
+    expect(readFileSync(join(c.summary.bundles.closeout, '05_api_smoke_404.log'), 'utf8')).toContain(
+      'command: GET /admin/tx/missing-tx-id\n',
+    )
     const r = runGates(['--tag', 'rehearsal/smoke-404'])
     expect(outcome(r.summary)).toEqual({ 'smoke-404': 'passed' })
-    expect(readFileSync(join(r.summary.bundles.rehearsal, '06_smoke_404.log'), 'utf8')).toMatch(/command: GET \/admin\/tx\/tx-missing-e2-3-[0-9a-z]+\n/)
+    expect(readFileSync(join(r.summary.bundles.rehearsal, '06_smoke_404.log'), 'utf8')).toMatch(
+      /command: GET \/admin\/tx\/tx-missing-e2-3-[0-9a-z]+\n/,
+    )
   })
   test('rehearsal/smoke-200 alone is BLOCKED naming the synced tx id it needs and how to get it (never SMOKE_FAILED)', () => {
     const r = runGates(['--tag', 'rehearsal/smoke-200'])
@@ -65,14 +69,22 @@ describe('single-gate runs on a healthy environment', { timeout: 300_000 }, () =
     // a DB probe that exits 0 without its success marker fails consumer-db (STARTUP_FAILED)
     const dir = mkdtempSync(join(tmpdir(), 'keepgoing-'))
     const f = join(dir, 'local-no-marker.yaml')
-    writeFileSync(f, readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace('command: [txlookup-probe, db]', 'command: [echo, connected]'))
+    writeFileSync(
+      f,
+      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(
+        'command: [txlookup-probe, db]',
+        'command: [echo, connected]',
+      ),
+    )
     const stopped = runGates(['--tag', 'consumer-db', '--tag', 'smoke-404', '--target', f])
     expect(outcome(stopped.summary)).toEqual({ 'consumer-db': 'failed:STARTUP_FAILED', 'smoke-404': 'blocked' })
     expect(stopped.summary.gates[1].reason).toBe('stopped at consumer-db (STARTUP_FAILED)')
     expect(readFileSync(join(stopped.summary.bundles.closeout, '05_api_smoke_404.log'), 'utf8')).not.toContain('--- step:')
     const r = runGates(['--tag', 'consumer-db', '--tag', 'smoke-404', '--target', f, '--keep-going'])
     expect(outcome(r.summary)).toEqual({ 'consumer-db': 'failed:STARTUP_FAILED', 'smoke-404': 'advisory' })
-    expect(r.summary.gates[1].reason).toMatch(/^advisory \(--keep-going after stopped at consumer-db \(STARTUP_FAILED\); does not count\): passed/)
+    expect(r.summary.gates[1].reason).toMatch(
+      /^advisory \(--keep-going after stopped at consumer-db \(STARTUP_FAILED\); does not count\): passed/,
+    )
     expect(r.summary.decision).toBe('NO_GO')
     expect(r.summary.classifications).toEqual(['STARTUP_FAILED'])
     expect(r.code).toBe(1)
@@ -120,7 +132,14 @@ describe('interrupts and concurrent runs', { timeout: 300_000 }, () => {
     expect(codes).toEqual([0, 0])
     for (const dir of readdirSync(join(ROOT, 'reports/runs')).slice(-50)) {
       const s = summaryOf(dir)
-      if (s && s.gates.length === 1 && Date.now() - Date.parse(s.finishedAt) < 60_000 && s.gates[0].id === 'smoke-404' && s.gates[0].suite === 'closeout') ids.push(dir)
+      if (
+        s &&
+        s.gates.length === 1 &&
+        Date.now() - Date.parse(s.finishedAt) < 60_000 &&
+        s.gates[0].id === 'smoke-404' &&
+        s.gates[0].suite === 'closeout'
+      )
+        ids.push(dir)
     }
     expect(new Set(ids).size).toBeGreaterThanOrEqual(2)
     const bundles = ids.map((id) => summaryOf(id)?.bundles.closeout)
@@ -136,7 +155,15 @@ describe('interrupts and concurrent runs', { timeout: 300_000 }, () => {
     expect(second.code).toBe(3)
     expect(second.stderr).toMatch(new RegExp(`run ${runId} is in use by process \\d+`))
     expect(await done).toBe(0)
-    expect(summaryOf(runId)?.gates.map((g) => g.id)).toEqual(['precheck', 'migrate', 'backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency'])
+    expect(summaryOf(runId)?.gates.map((g) => g.id)).toEqual([
+      'precheck',
+      'migrate',
+      'backfill',
+      'sync-happy',
+      'smoke-200',
+      'smoke-404',
+      'idempotency',
+    ])
   })
 })
 
@@ -145,8 +172,36 @@ describe('E2-3 §6: a new T_cutover after a NO_GO', { timeout: 120_000 }, () => 
     const t = new Date(Date.now() + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z')
     const old = uniqueRunId('nogo-cut')
     const now = new Date().toISOString()
-    writeRunInfo({ runId: old, target: { file: 'fixtures/targets/local.yaml', name: 'local' }, startedAt: now, tagsFilter: 'rehearsal', selected: [], allowMutations: false, allowDisruption: false, invocations: 1, owner: 'ops', retryAfterHours: 4 }, ROOT)
-    writeGateResult(old, { id: 'migrate', suite: 'rehearsal', status: 'failed', classification: 'MIGRATION_FAILED', reason: 'exit 1', durationMs: 1, evidence: null, startedAt: now, finishedAt: now }, ROOT)
+    writeRunInfo(
+      {
+        runId: old,
+        target: { file: 'fixtures/targets/local.yaml', name: 'local' },
+        startedAt: now,
+        tagsFilter: 'rehearsal',
+        selected: [],
+        allowMutations: false,
+        allowDisruption: false,
+        invocations: 1,
+        owner: 'ops',
+        retryAfterHours: 4,
+      },
+      ROOT,
+    )
+    writeGateResult(
+      old,
+      {
+        id: 'migrate',
+        suite: 'rehearsal',
+        status: 'failed',
+        classification: 'MIGRATION_FAILED',
+        reason: 'exit 1',
+        durationMs: 1,
+        evidence: null,
+        startedAt: now,
+        finishedAt: now,
+      },
+      ROOT,
+    )
     writeFileSync(join(runDir(old, ROOT), 'values.json'), JSON.stringify({ T_cutover: t }))
     const r = node(['bin/test.ts', '--tag', 'rehearsal', '--quiet'], { T_CUTOVER: t })
     expect(r.code).toBe(3)

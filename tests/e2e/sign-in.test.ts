@@ -6,15 +6,16 @@
 // - an expired or wrong-audience token (a second Entra double issuing them, signed with the same key):
 //   MONITORING_ACCESS_BLOCKED for the metrics gates, ENVIRONMENT_BLOCKED for the registry and ARM checks;
 // - the kubeconfig's exec-credential plugin (kubelogin's way): GO, and a failing plugin blocks baseline.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { spawn, type ChildProcess } from 'node:child_process'
+
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { ROOT, envUp, runGates, outcome, type SuiteRun } from './_run.ts'
-import { workloadIdentityEnv, type EntraDoubleConfig, type EntraEnvInfo } from '../../fixtures/local-env/entra-double.ts'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { type EntraDoubleConfig, type EntraEnvInfo, workloadIdentityEnv } from '../../fixtures/local-env/entra-double.ts'
 import type { EnvJson } from '../../fixtures/local-env/env.ts'
+import { envUp, outcome, ROOT, runGates, type SuiteRun } from './_run.ts'
 
 const PROFILE = 'fixtures/targets/local-workload-identity.yaml'
 const TAGS = ['--tag', 'closeout', '--tag', 'precheck']
@@ -22,7 +23,11 @@ const dir = mkdtempSync(join(tmpdir(), 'sign-in-'))
 const envJson = (): EnvJson => JSON.parse(readFileSync(join(ROOT, 'reports/local-env/env.json'), 'utf8')) as EnvJson
 const entraInfo = (): EntraEnvInfo => envJson().entra as EntraEnvInfo
 /** no static token may reach the run: the local profiles' token variables are emptied */
-const NO_STATIC = { CLOSEOUT_LOCAL_MONITOR_TOKEN: 'no-static-token', CLOSEOUT_LOCAL_REGISTRY_TOKEN: 'no-static-token', CLOSEOUT_LOCAL_ARM_TOKEN: 'no-static-token' }
+const NO_STATIC = {
+  CLOSEOUT_LOCAL_MONITOR_TOKEN: 'no-static-token',
+  CLOSEOUT_LOCAL_REGISTRY_TOKEN: 'no-static-token',
+  CLOSEOUT_LOCAL_ARM_TOKEN: 'no-static-token',
+}
 const gate = (r: SuiteRun, id: string) => r.summary.gates.find((g) => g.id === id)
 
 function freePort(): Promise<number> {
@@ -67,15 +72,25 @@ describe('workload identity end to end (Entra ID double)', { timeout: 300_000 },
     const logFile = join(ROOT, 'reports/local-env/logs/entra.log')
     const before = readFileSync(logFile, 'utf8').length
     const r = runGates(TAGS.concat('--target', PROFILE), { ...NO_STATIC, ...workloadIdentityEnv(entraInfo()) })
-    expect(r.summary.gates.filter((g) => g.status !== 'passed'), r.stdout).toEqual([])
+    expect(
+      r.summary.gates.filter((g) => g.status !== 'passed'),
+      r.stdout,
+    ).toEqual([])
     expect(r.summary.decision).toBe('GO')
     expect(r.code).toBe(0)
     const issued = readFileSync(logFile, 'utf8').slice(before)
-    for (const aud of ['https://api.loganalytics.io', 'https://containerregistry.azure.net', 'https://management.azure.com']) expect(issued).toContain(`issued token aud=${aud} `)
+    for (const aud of ['https://api.loganalytics.io', 'https://containerregistry.azure.net', 'https://management.azure.com'])
+      expect(issued).toContain(`issued token aud=${aud} `)
   })
 
   test('without the variables the same profile cannot sign in: BLOCKED, never GO', () => {
-    const r = runGates(TAGS.concat('--target', PROFILE), { ...NO_STATIC, AZURE_CLIENT_ID: '', AZURE_TENANT_ID: '', AZURE_FEDERATED_TOKEN_FILE: '', AZURE_AUTHORITY_HOST: '' })
+    const r = runGates(TAGS.concat('--target', PROFILE), {
+      ...NO_STATIC,
+      AZURE_CLIENT_ID: '',
+      AZURE_TENANT_ID: '',
+      AZURE_FEDERATED_TOKEN_FILE: '',
+      AZURE_AUTHORITY_HOST: '',
+    })
     expect(r.summary.decision).toBe('BLOCKED')
     expect(gate(r, 'consumer-lag')?.classification).toBe('MONITORING_ACCESS_BLOCKED')
     expect(gate(r, 'precheck')?.classification).toBe('ENVIRONMENT_BLOCKED')
@@ -115,7 +130,9 @@ describe('exec-credential plugin in the kubeconfig (the kubelogin path)', { time
 
   test('the demo environment writes kubeconfig-exec; the closeout suite is GO through it', () => {
     const kc = envJson().kubeconfigExec as string
-    expect(readFileSync(kc, 'utf8')).toMatch(/exec:\n\s+apiVersion: client\.authentication\.k8s\.io\/v1\n\s+command: \S+node\n\s+args:\n\s+- \S+kube-exec-credential\.ts/)
+    expect(readFileSync(kc, 'utf8')).toMatch(
+      /exec:\n\s+apiVersion: client\.authentication\.k8s\.io\/v1\n\s+command: \S+node\n\s+args:\n\s+- \S+kube-exec-credential\.ts/,
+    )
     expect(readFileSync(kc, 'utf8')).not.toMatch(/\btoken:/)
     const r = runGates(['--tag', 'closeout'], { CLOSEOUT_LOCAL_KUBECONFIG: kc })
     expect(r.summary.gates.filter((g) => g.status !== 'passed')).toEqual([])
@@ -124,7 +141,10 @@ describe('exec-credential plugin in the kubeconfig (the kubelogin path)', { time
 
   const failing = (script: string) => {
     const kc = join(dir, `kubeconfig-${Math.random().toString(36).slice(2, 8)}`)
-    const text = readFileSync(envJson().kubeconfigExec as string, 'utf8').replace(/command: \S+\n(\s+)args:\n(?:\s+- .*\n)+/, (_m, ind: string) => `command: sh\n${ind}args:\n${ind}- -c\n${ind}- ${JSON.stringify(script)}\n`)
+    const text = readFileSync(envJson().kubeconfigExec as string, 'utf8').replace(
+      /command: \S+\n(\s+)args:\n(?:\s+- .*\n)+/,
+      (_m, ind: string) => `command: sh\n${ind}args:\n${ind}- -c\n${ind}- ${JSON.stringify(script)}\n`,
+    )
     writeFileSync(kc, text)
     return kc
   }

@@ -7,24 +7,25 @@
 //   typed client does) and compared with what was served: a field the real API does not have is dropped
 //   by that round trip, so the comparison names every invented field.
 // The kinds checked are listed (KINDS) and the test fails when the simulator serves a kind not listed.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
+
 import { mkdtempSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
-import { createServer } from 'node:net'
 import { request } from 'node:https'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js'
-import { Namespace, NamespaceList, Pod, PodList, Service, ServiceList, Secret, SecretList, Event, EventList } from 'kubernetes-models/v1'
-import { Deployment, DeploymentList, ReplicaSet, ReplicaSetList } from 'kubernetes-models/apps/v1'
-import { NetworkPolicy, NetworkPolicyList } from 'kubernetes-models/networking.k8s.io/v1'
-import { Scale } from 'kubernetes-models/autoscaling/v1'
-import { SelfSubjectAccessReview, SelfSubjectRulesReview } from 'kubernetes-models/authorization.k8s.io/v1'
-import { Status } from '@kubernetes-models/apimachinery/apis/meta/v1/Status'
-import { APIResourceList } from '@kubernetes-models/apimachinery/apis/meta/v1/APIResourceList'
 import { APIGroupList } from '@kubernetes-models/apimachinery/apis/meta/v1/APIGroupList'
+import { APIResourceList } from '@kubernetes-models/apimachinery/apis/meta/v1/APIResourceList'
 import { APIVersions } from '@kubernetes-models/apimachinery/apis/meta/v1/APIVersions'
-import { startSimulator, type Simulator } from '../../fixtures/local-env/sim/server.ts'
+import { Status } from '@kubernetes-models/apimachinery/apis/meta/v1/Status'
+import { Deployment, DeploymentList, ReplicaSet, ReplicaSetList } from 'kubernetes-models/apps/v1'
+import { SelfSubjectAccessReview, SelfSubjectRulesReview } from 'kubernetes-models/authorization.k8s.io/v1'
+import { Scale } from 'kubernetes-models/autoscaling/v1'
+import { NetworkPolicy, NetworkPolicyList } from 'kubernetes-models/networking.k8s.io/v1'
+import { Event, EventList, Namespace, NamespaceList, Pod, PodList, Secret, SecretList, Service, ServiceList } from 'kubernetes-models/v1'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ensurePki } from '../../fixtures/local-env/sim/pki.ts'
+import { type Simulator, startSimulator } from '../../fixtures/local-env/sim/server.ts'
 import type { ClusterDefinition } from '../../fixtures/local-env/sim/types.ts'
 
 type Obj = Record<string, unknown>
@@ -90,15 +91,18 @@ function problemsOf(obj: Obj, kind: string, where: string): string[] {
   const [Model, typeName] = entry
   const out: string[] = []
   // the apimachinery models (Status, discovery) carry no kind of their own
-  if (Model.kind && obj.kind !== undefined && obj.kind !== Model.kind) out.push(`${where}: kind ${String(obj.kind)} where ${Model.kind} is expected`)
-  if (Model.apiVersion && obj.apiVersion !== undefined && obj.apiVersion !== Model.apiVersion) out.push(`${where}: apiVersion ${String(obj.apiVersion)}, the schema's is ${Model.apiVersion}`)
+  if (Model.kind && obj.kind !== undefined && obj.kind !== Model.kind)
+    out.push(`${where}: kind ${String(obj.kind)} where ${Model.kind} is expected`)
+  if (Model.apiVersion && obj.apiVersion !== undefined && obj.apiVersion !== Model.apiVersion)
+    out.push(`${where}: apiVersion ${String(obj.apiVersion)}, the schema's is ${Model.apiVersion}`)
   try {
     new Model(obj as never).validate()
   } catch (e) {
     out.push(`${where}: schema: ${(e as Error).message}`)
   }
   const back = ObjectSerializer.serialize(ObjectSerializer.deserialize(obj, typeName), typeName) as unknown
-  for (const p of dropped(normalize(obj), normalize(back))) out.push(`${where}: ${kind}${p} is not a field of the API (dropped by client-node's ${typeName})`)
+  for (const p of dropped(normalize(obj), normalize(back)))
+    out.push(`${where}: ${kind}${p} is not a field of the API (dropped by client-node's ${typeName})`)
   return out
 }
 
@@ -120,24 +124,48 @@ function freePort(): Promise<number> {
 }
 
 /** one raw request: status, and the JSON body (or, for a watch, the first `events` lines) */
-function raw(method: string, path: string, o: { token?: string; body?: unknown; contentType?: string; events?: number } = {}): Promise<{ code: number; json: Obj; lines: Obj[] }> {
+function raw(
+  method: string,
+  path: string,
+  o: { token?: string; body?: unknown; contentType?: string; events?: number } = {},
+): Promise<{ code: number; json: Obj; lines: Obj[] }> {
   return new Promise((resolve, reject) => {
     const body = o.body === undefined ? undefined : JSON.stringify(o.body)
-    const req = request(new URL(path, sim.url), { method, ca, headers: { Authorization: `Bearer ${o.token ?? ADMIN}`, Accept: 'application/json', ...(body ? { 'Content-Type': o.contentType ?? 'application/json' } : {}) } }, (res) => {
-      let text = ''
-      res.on('data', (d: Buffer) => {
-        text += d.toString()
-        const lines = text.split('\n').filter(Boolean)
-        if (o.events && lines.length >= o.events) {
-          req.destroy()
-          resolve({ code: res.statusCode ?? 0, json: {}, lines: lines.map((l) => JSON.parse(l) as Obj) })
-        }
-      })
-      res.on('end', () => {
-        if (o.events) return resolve({ code: res.statusCode ?? 0, json: {}, lines: text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Obj) })
-        resolve({ code: res.statusCode ?? 0, json: text.trim().startsWith('{') ? (JSON.parse(text) as Obj) : {}, lines: [] })
-      })
-    })
+    const req = request(
+      new URL(path, sim.url),
+      {
+        method,
+        ca,
+        headers: {
+          Authorization: `Bearer ${o.token ?? ADMIN}`,
+          Accept: 'application/json',
+          ...(body ? { 'Content-Type': o.contentType ?? 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (d: Buffer) => {
+          text += d.toString()
+          const lines = text.split('\n').filter(Boolean)
+          if (o.events && lines.length >= o.events) {
+            req.destroy()
+            resolve({ code: res.statusCode ?? 0, json: {}, lines: lines.map((l) => JSON.parse(l) as Obj) })
+          }
+        })
+        res.on('end', () => {
+          if (o.events)
+            return resolve({
+              code: res.statusCode ?? 0,
+              json: {},
+              lines: text
+                .split('\n')
+                .filter(Boolean)
+                .map((l) => JSON.parse(l) as Obj),
+            })
+          resolve({ code: res.statusCode ?? 0, json: text.trim().startsWith('{') ? (JSON.parse(text) as Obj) : {}, lines: [] })
+        })
+      },
+    )
     req.on('error', (e) => (o.events ? undefined : reject(e)))
     req.end(body)
   })
@@ -165,7 +193,13 @@ const definition = (range: [number, number]): ClusterDefinition => ({
             },
           ],
         },
-        { name: 'crash', progressDeadlineSeconds: 2, containers: [{ name: 'c', image: 'crash:1', command: ['sh', '-c', 'echo boom; exit 3'], readinessProbe: { exec: { command: ['true'] } } }] },
+        {
+          name: 'crash',
+          progressDeadlineSeconds: 2,
+          containers: [
+            { name: 'c', image: 'crash:1', command: ['sh', '-c', 'echo boom; exit 3'], readinessProbe: { exec: { command: ['true'] } } },
+          ],
+        },
       ],
       services: [{ name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] }],
       secrets: [{ name: 'web-env', data: { K: 'v' } }],
@@ -184,7 +218,12 @@ beforeAll(async () => {
   const pki = ensurePki(join(dir, 'pki'))
   ca = readFileSync(pki.caCert, 'utf8')
   const base = 20_000 + Math.floor(Math.random() * 10_000)
-  sim = await startSimulator(definition([base, base + 20]), { port: await freePort(), tlsKey: pki.serverKey, tlsCert: pki.serverCert, restartBackoffMs: [100, 200] })
+  sim = await startSimulator(definition([base, base + 20]), {
+    port: await freePort(),
+    tlsKey: pki.serverKey,
+    tlsCert: pki.serverCert,
+    restartBackoffMs: [100, 200],
+  })
   // until every kind of state is there: a Ready pod, a crash-looping one with a last state, a rollout with two ReplicaSets
   const deadline = Date.now() + 30_000
   for (;;) {
@@ -195,7 +234,10 @@ beforeAll(async () => {
     if (Date.now() > deadline) throw new Error('the simulator did not reach a Ready and a crash-looping pod')
     await new Promise((r) => setTimeout(r, 200))
   }
-  await raw('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/web`, { body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'web:2' }] } } } }, contentType: 'application/strategic-merge-patch+json' })
+  await raw('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/web`, {
+    body: { spec: { template: { spec: { containers: [{ name: 'app', image: 'web:2' }] } } } },
+    contentType: 'application/strategic-merge-patch+json',
+  })
 }, 60_000)
 
 afterAll(async () => {
@@ -238,7 +280,8 @@ describe('every object the simulator serves validates against the Kubernetes sch
     const { lines } = await raw('GET', `${path}?watch=true`, { events: n })
     expect(lines.length).toBe(n)
     const problems = lines.flatMap((e, i) => {
-      if (!['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR'].includes(String(e.type))) return [`watch ${path} event ${i}: type ${String(e.type)}`]
+      if (!['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR'].includes(String(e.type)))
+        return [`watch ${path} event ${i}: type ${String(e.type)}`]
       const o = e.object as Obj
       return problemsOf(o, String(o.kind), `watch ${path} event ${i} (${String(e.type)})`)
     })
@@ -249,14 +292,29 @@ describe('every object the simulator serves validates against the Kubernetes sch
     const pod = ((await raw('GET', `/api/v1/namespaces/${NS}/pods`)).json.items as Obj[])[0].metadata as { name: string }
     const docs = [
       await raw('GET', `/apis/apps/v1/namespaces/${NS}/deployments/web/scale`),
-      await raw('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/web/scale`, { body: { spec: { replicas: 1 } }, contentType: 'application/merge-patch+json' }),
+      await raw('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/web/scale`, {
+        body: { spec: { replicas: 1 } },
+        contentType: 'application/merge-patch+json',
+      }),
       await raw('GET', `/apis/apps/v1/namespaces/${NS}/deployments/web/status`),
       await raw('GET', `/api/v1/namespaces/${NS}/pods/${pod.name}/status`),
-      await raw('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { token: READER, body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes: { namespace: NS, verb: 'list', resource: 'pods' } } } }),
-      await raw('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', { token: READER, body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: NS } } }),
+      await raw('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+        token: READER,
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: { resourceAttributes: { namespace: NS, verb: 'list', resource: 'pods' } },
+        },
+      }),
+      await raw('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', {
+        token: READER,
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: NS } },
+      }),
       await raw('GET', '/api'),
       await raw('GET', '/apis'),
-      ...(await Promise.all(['/api/v1', '/apis/apps/v1', '/apis/networking.k8s.io/v1', '/apis/authorization.k8s.io/v1'].map((p) => raw('GET', p)))),
+      ...(await Promise.all(
+        ['/api/v1', '/apis/apps/v1', '/apis/networking.k8s.io/v1', '/apis/authorization.k8s.io/v1'].map((p) => raw('GET', p)),
+      )),
     ]
     const problems = docs.flatMap((d, i) => problemsOf(d.json, String(d.json.kind), `document ${i} (${String(d.json.kind)})`))
     expect(problems).toEqual([])
@@ -271,8 +329,13 @@ describe('every object the simulator serves validates against the Kubernetes sch
       await raw('GET', `/api/v1/namespaces/${NS}/pods`, { token: 'nobody' }),
       await raw('GET', `/api/v1/namespaces/${NS}/pods/${pod.name}/log?container=nope`),
       await raw('GET', '/apis/nope.example.com/v1/things'),
-      await raw('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/web`, { body: { spec: {} }, contentType: 'application/apply-patch+yaml' }),
-      await raw('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, { body: { metadata: { name: 'web' }, spec: { template: { spec: { containers: [{ name: 'a', image: 'b' }] } } } } }),
+      await raw('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/web`, {
+        body: { spec: {} },
+        contentType: 'application/apply-patch+yaml',
+      }),
+      await raw('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, {
+        body: { metadata: { name: 'web' }, spec: { template: { spec: { containers: [{ name: 'a', image: 'b' }] } } } },
+      }),
       await raw('POST', `/apis/apps/v1/namespaces/${NS}/deployments`, { body: { metadata: { name: 'x' }, spec: {} } }),
       await raw('PUT', `/api/v1/namespaces/${NS}/services/web`, { body: {} }),
       await raw('GET', `/api/v1/namespaces/${NS}/pods/${pod.name}/exec?command=true`),

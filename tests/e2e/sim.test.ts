@@ -1,18 +1,19 @@
 // The cluster simulator driven by real clients: @kubernetes/client-node through helpers/kube.ts, and
 // kubectl 1.32 when it is on PATH. Each test fails when the wire behaviour it covers breaks.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, utimesSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
+
 import { spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
-import * as k8s from '@kubernetes/client-node'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { startSimulator, type Simulator } from '../../fixtures/local-env/sim/server.ts'
-import { ensurePki, writeKubeconfig, execPluginOf } from '../../fixtures/local-env/sim/pki.ts'
+import * as k8s from '@kubernetes/client-node'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ensurePki, execPluginOf, writeKubeconfig } from '../../fixtures/local-env/sim/pki.ts'
+import { type Simulator, startSimulator } from '../../fixtures/local-env/sim/server.ts'
 import type { ClusterDefinition, ContainerDef } from '../../fixtures/local-env/sim/types.ts'
-import { Kube, KubeAccessError, loadKubeConfig, classifyKubeError, isPodReady } from '../../helpers/kube.ts'
+import { classifyKubeError, isPodReady, Kube, KubeAccessError, loadKubeConfig } from '../../helpers/kube.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'sim-'))
 const NS = 'txlookup'
@@ -87,7 +88,8 @@ function execKubeconfig(exec: { command: string; args: string[] }): string {
   return f
 }
 const ROOT_DIR = new URL('../..', import.meta.url).pathname
-const kubeWith = (token: string, server?: string, ca?: string) => new Kube(loadKubeConfig({ kubeconfig: kubeconfigWith(token, server, ca) }), { namespace: NS, timeoutMs: 5000 })
+const kubeWith = (token: string, server?: string, ca?: string) =>
+  new Kube(loadKubeConfig({ kubeconfig: kubeconfigWith(token, server, ca) }), { namespace: NS, timeoutMs: 5000 })
 const podNames = async (sel: string) => (await kube.listPods(sel)).map((p) => p.metadata?.name as string)
 
 const web: ContainerDef = {
@@ -109,8 +111,23 @@ function definition(podPortRange: [number, number]): ClusterDefinition {
         deployments: [
           { name: 'web', containers: [web] },
           { name: 'multi', replicas: 2, containers: [web] },
-          { name: 'stuck', progressDeadlineSeconds: 3, containers: [web], pendingUpdate: { containers: [{ ...web, image: 'web:broken', command: ['sh', '-c', 'echo boom >&2; exit 1'] }] } },
-          { name: 'gated', containers: [{ name: 'app', image: 'gated:1', command: ['sleep', '300'], readinessProbe: { exec: { command: ['test', '-f', markerFile] } } }] },
+          {
+            name: 'stuck',
+            progressDeadlineSeconds: 3,
+            containers: [web],
+            pendingUpdate: { containers: [{ ...web, image: 'web:broken', command: ['sh', '-c', 'echo boom >&2; exit 1'] }] },
+          },
+          {
+            name: 'gated',
+            containers: [
+              {
+                name: 'app',
+                image: 'gated:1',
+                command: ['sleep', '300'],
+                readinessProbe: { exec: { command: ['test', '-f', markerFile] } },
+              },
+            ],
+          },
         ],
         services: [{ name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] }],
         secrets: [{ name: 'web-env', data: { GREETING: 'hi there' } }],
@@ -120,7 +137,18 @@ function definition(podPortRange: [number, number]): ClusterDefinition {
     tokens: [
       { token: ADMIN, user: 'admin' },
       // may read and `get` pods/exec (pre-1.31 roles), but not `create` it
-      { token: READER, user: 'reader', namespace: NS, rules: [{ apiGroups: ['', 'apps'], resources: ['pods', 'pods/exec', 'pods/log', 'deployments', 'namespaces'], verbs: ['get', 'list', 'watch'] }] },
+      {
+        token: READER,
+        user: 'reader',
+        namespace: NS,
+        rules: [
+          {
+            apiGroups: ['', 'apps'],
+            resources: ['pods', 'pods/exec', 'pods/log', 'deployments', 'namespaces'],
+            verbs: ['get', 'list', 'watch'],
+          },
+        ],
+      },
     ],
     path: [],
     podPortRange,
@@ -131,10 +159,20 @@ beforeAll(async () => {
   const port = await freePort()
   const pki = ensurePki(join(dir, 'pki'))
   caPem = readFileSync(pki.caCert, 'utf8')
-  sim = await startSimulator(definition(await portBlock(30)), { port, tlsKey: pki.serverKey, tlsCert: pki.serverCert, restartBackoffMs: [200, 400], logDir: join(dir, 'logs'), tokensFile })
+  sim = await startSimulator(definition(await portBlock(30)), {
+    port,
+    tlsKey: pki.serverKey,
+    tlsCert: pki.serverCert,
+    restartBackoffMs: [200, 400],
+    logDir: join(dir, 'logs'),
+    tokensFile,
+  })
   kubeconfig = kubeconfigWith(ADMIN)
   kube = new Kube(loadKubeConfig({ kubeconfig }), { namespace: NS, timeoutMs: 5000 })
-  await until('web and multi Ready', async () => (await kube.listPods('app=web')).some(isPodReady) && (await kube.listPods('app=multi')).filter(isPodReady).length === 2)
+  await until(
+    'web and multi Ready',
+    async () => (await kube.listPods('app=web')).some(isPodReady) && (await kube.listPods('app=multi')).filter(isPodReady).length === 2,
+  )
 }, 60_000)
 
 afterAll(async () => {
@@ -159,12 +197,22 @@ describe('exec over WebSocket (v5.channel.k8s.io)', () => {
 
   test('stdin (binary) reaches the process and the [255,0] half-close ends it', async () => {
     const bytes = Buffer.from([0, 1, 2, 255, 254, 10, 65])
-    const r = await kube.execInPod({ deployment: 'web', container: 'app', command: ['sh', '-c', 'od -An -tu1 | tr -s " " | sed "s/^ //"'], stdin: bytes, timeoutMs: 5000 })
+    const r = await kube.execInPod({
+      deployment: 'web',
+      container: 'app',
+      command: ['sh', '-c', 'od -An -tu1 | tr -s " " | sed "s/^ //"'],
+      stdin: bytes,
+      timeoutMs: 5000,
+    })
     expect(r).toMatchObject({ exitCode: 0, stdout: '0 1 2 255 254 10 65\n' })
   })
 
   test('the process gets the container env (env, envFrom secret, PORT, POD_NAME) and workingDir', async () => {
-    const r = await kube.execInPod({ deployment: 'web', container: 'app', command: ['sh', '-c', 'echo "$FROM_ENV|$GREETING|$POD_NAME|${PORT:+port}|$(pwd)"'] })
+    const r = await kube.execInPod({
+      deployment: 'web',
+      container: 'app',
+      command: ['sh', '-c', 'echo "$FROM_ENV|$GREETING|$POD_NAME|${PORT:+port}|$(pwd)"'],
+    })
     expect(r.stdout).toBe(`env-value|hi there|${r.target.pod}|port|${dir}\n`)
   })
 
@@ -177,7 +225,12 @@ describe('exec over WebSocket (v5.channel.k8s.io)', () => {
   })
 
   test('a hanging command is cut by the deadline (exitCode null) and its process is killed', async () => {
-    const r = await kube.execInPod({ deployment: 'web', container: 'app', command: ['sh', '-c', 'echo $$; exec sleep 60'], timeoutMs: 1000 })
+    const r = await kube.execInPod({
+      deployment: 'web',
+      container: 'app',
+      command: ['sh', '-c', 'echo $$; exec sleep 60'],
+      timeoutMs: 1000,
+    })
     expect(r.exitCode).toBeNull()
     expect(r.error).toMatch(/deadline of 1000 ms exceeded/)
     const pid = Number(r.stdout.trim())
@@ -244,7 +297,11 @@ describe('objects, tables, logs, events', () => {
     pf.close()
     expect((await kube.podLogs(pod, 'app', { tailLines: 2 })).split('\n').filter(Boolean)).toEqual(['GET /b', 'GET /c'])
     expect(await kube.podLogs(pod, 'app')).toMatch(/^listening\n/)
-    const broken = await until('stuck pod restarted once', async () => (await kube.listPods('app=stuck')).find((p) => p.spec?.containers[0].image === 'web:broken' && (p.status?.containerStatuses?.[0].restartCount ?? 0) > 0))
+    const broken = await until('stuck pod restarted once', async () =>
+      (await kube.listPods('app=stuck')).find(
+        (p) => p.spec?.containers[0].image === 'web:broken' && (p.status?.containerStatuses?.[0].restartCount ?? 0) > 0,
+      ),
+    )
     expect(await kube.podLogs(broken.metadata?.name as string, 'app', { previous: true })).toBe('boom\n')
   })
 
@@ -267,7 +324,9 @@ describe('objects, tables, logs, events', () => {
   test('events like the kubelet and the deployment controller write them', async () => {
     const reasons = new Set((await kube.listEvents(1000)).map((e) => e.reason))
     for (const r of ['Scheduled', 'Pulled', 'Created', 'Started', 'ScalingReplicaSet']) expect(reasons).toContain(r)
-    await until('a BackOff event for the crash-looping pod', async () => (await kube.listEvents(1000)).some((e) => e.reason === 'BackOff' && e.type === 'Warning'))
+    await until('a BackOff event for the crash-looping pod', async () =>
+      (await kube.listEvents(1000)).some((e) => e.reason === 'BackOff' && e.type === 'Warning'),
+    )
   })
 })
 
@@ -281,23 +340,39 @@ describe('deployments: patch, rollout, watch', () => {
     const r = await kube.waitForRollout('web', { timeoutMs: 20_000, onStatus: (s) => seen.push(s) })
     expect(r).toMatchObject({ done: true, last: 'deployment "web" successfully rolled out' })
     expect(seen.some((s) => /Waiting for deployment "web" rollout to finish/.test(s))).toBe(true)
-    await until('old pod gone', async () => (await podNames('app=web')).every((n) => !before.includes(n)) && (await kube.listPods('app=web')).length === 1)
+    await until(
+      'old pod gone',
+      async () => (await podNames('app=web')).every((n) => !before.includes(n)) && (await kube.listPods('app=web')).length === 1,
+    )
     const dep = await kube.readDeployment('web')
     expect(dep.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('2')
     const rs = await kube.kc.makeApiClient(k8s.AppsV1Api).listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })
-    const byRev = Object.fromEntries(rs.items.map((x) => [x.metadata?.annotations?.['deployment.kubernetes.io/revision'], x.spec?.replicas]))
+    const byRev = Object.fromEntries(
+      rs.items.map((x) => [x.metadata?.annotations?.['deployment.kubernetes.io/revision'], x.spec?.replicas]),
+    )
     expect(byRev).toEqual({ '1': 0, '2': 1 })
   })
 
   test('a watch from a list resourceVersion replays what changed after it', async () => {
     const apps = kube.kc.makeApiClient(k8s.AppsV1Api)
     const list = await apps.listNamespacedDeployment({ namespace: NS, fieldSelector: 'metadata.name=web' })
-    await kube.patchDeployment('web', { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } } })
+    await kube.patchDeployment('web', {
+      spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } } } },
+    })
     expect((await kube.waitForRollout('web', { timeoutMs: 20_000 })).done).toBe(true)
     // only a replay can show generation 3 not yet observed: live, the rollout is long over
     const events: { type: string; gen?: number; observed?: number }[] = []
-    const ctl = await new k8s.Watch(kube.kc).watch(`/apis/apps/v1/namespaces/${NS}/deployments`, { fieldSelector: 'metadata.name=web', resourceVersion: list.metadata?.resourceVersion }, (type: string, o: k8s.V1Deployment) => events.push({ type, gen: o.metadata?.generation, observed: o.status?.observedGeneration }), () => undefined)
-    await until('replayed MODIFIED generation 3 before it was observed', async () => events.some((e) => e.type === 'MODIFIED' && e.gen === 3 && (e.observed ?? 0) < 3), 5000)
+    const ctl = await new k8s.Watch(kube.kc).watch(
+      `/apis/apps/v1/namespaces/${NS}/deployments`,
+      { fieldSelector: 'metadata.name=web', resourceVersion: list.metadata?.resourceVersion },
+      (type: string, o: k8s.V1Deployment) => events.push({ type, gen: o.metadata?.generation, observed: o.status?.observedGeneration }),
+      () => undefined,
+    )
+    await until(
+      'replayed MODIFIED generation 3 before it was observed',
+      async () => events.some((e) => e.type === 'MODIFIED' && e.gen === 3 && (e.observed ?? 0) < 3),
+      5000,
+    )
     ctl.abort()
     expect(events.some((e) => e.type === 'ADDED')).toBe(false) // resumed, not a fresh list
   })
@@ -305,8 +380,16 @@ describe('deployments: patch, rollout, watch', () => {
   test('a JSON patch on 2 replicas rolls both pods while availability never drops below 2 (maxUnavailable 0)', async () => {
     const apps = kube.kc.makeApiClient(k8s.AppsV1Api)
     const available: number[] = []
-    const ctl = await new k8s.Watch(kube.kc).watch(`/apis/apps/v1/namespaces/${NS}/deployments`, { fieldSelector: 'metadata.name=multi' }, (_t: string, o: k8s.V1Deployment) => available.push(o.status?.availableReplicas ?? 0), () => undefined)
-    await apps.patchNamespacedDeployment({ name: 'multi', namespace: NS, body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'web:2' }] }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch))
+    const ctl = await new k8s.Watch(kube.kc).watch(
+      `/apis/apps/v1/namespaces/${NS}/deployments`,
+      { fieldSelector: 'metadata.name=multi' },
+      (_t: string, o: k8s.V1Deployment) => available.push(o.status?.availableReplicas ?? 0),
+      () => undefined,
+    )
+    await apps.patchNamespacedDeployment(
+      { name: 'multi', namespace: NS, body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'web:2' }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    )
     expect((await kube.waitForRollout('multi', { timeoutMs: 30_000 })).done).toBe(true)
     ctl.abort()
     expect(available.length).toBeGreaterThan(2)
@@ -319,7 +402,10 @@ describe('deployments: patch, rollout, watch', () => {
     const r = await kube.waitForRollout('stuck', { timeoutMs: 20_000 })
     expect(r).toMatchObject({ done: false, error: 'deployment "stuck" exceeded its progress deadline' })
     const d = await kube.readDeployment('stuck')
-    expect(d.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'False', reason: 'ProgressDeadlineExceeded' })
+    expect(d.status?.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+    })
     expect(d.status?.conditions?.find((c) => c.type === 'Available')).toMatchObject({ status: 'True' })
     const pods = await kube.listPods('app=stuck')
     const broken = pods.find((p) => p.spec?.containers?.[0]?.image === 'web:broken')
@@ -362,7 +448,9 @@ describe('access failures are classified and name the server', () => {
   })
   test('a bad token is 401, the message names the server and never the token', async () => {
     const token = 'wrong-token-0123456789abcdef'
-    const err = await kubeWith(token).listPods().catch((e: unknown) => e)
+    const err = await kubeWith(token)
+      .listPods()
+      .catch((e: unknown) => e)
     const c = classifyKubeError(err)
     expect(c.kind).toBe('unauthorized')
     expect(c.message).toContain(sim.url)
@@ -375,7 +463,9 @@ describe('access failures are classified and name the server', () => {
     expect(classifyKubeError(err)).toMatchObject({ kind: 'forbidden', verb: 'create', resource: 'pods/exec' })
     const svc = await k.readService('web').catch((e: unknown) => e)
     expect(classifyKubeError(svc)).toMatchObject({ kind: 'forbidden', verb: 'get', resource: 'services' })
-    expect((svc as Error).message).toContain('services "web" is forbidden: User "reader" cannot get resource "services" in API group "" in the namespace "txlookup"')
+    expect((svc as Error).message).toContain(
+      'services "web" is forbidden: User "reader" cannot get resource "services" in API group "" in the namespace "txlookup"',
+    )
   })
   test('tokens file hot reload: a token appears, is rebound to other rules, and disappears without a restart', async () => {
     const token = 'rebound-token-0123456789abcdef'
@@ -387,11 +477,18 @@ describe('access failures are classified and name the server', () => {
     }
     const k = kubeWith(token)
     expect(classifyKubeError(await k.listPods().catch((e: unknown) => e)).kind).toBe('unauthorized')
-    const read = [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }, { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] }]
+    const read = [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list'] },
+    ]
     bind([{ token, user: 'runner', namespace: NS, rules: read }])
     expect((await k.listPods('app=web')).length).toBe(1)
-    expect(classifyKubeError(await k.execInPod({ deployment: 'web', container: 'app', command: ['true'] }).catch((e: unknown) => e))).toMatchObject({ kind: 'forbidden', verb: 'create', resource: 'pods/exec' })
-    bind([{ token, user: 'runner', namespace: NS, rules: [...read, { apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }] }])
+    expect(
+      classifyKubeError(await k.execInPod({ deployment: 'web', container: 'app', command: ['true'] }).catch((e: unknown) => e)),
+    ).toMatchObject({ kind: 'forbidden', verb: 'create', resource: 'pods/exec' })
+    bind([
+      { token, user: 'runner', namespace: NS, rules: [...read, { apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create'] }] },
+    ])
     expect((await k.execInPod({ deployment: 'web', container: 'app', command: ['sh', '-c', 'exit 3'], timeoutMs: 5000 })).exitCode).toBe(3)
     bind([])
     expect(classifyKubeError(await k.listPods().catch((e: unknown) => e)).kind).toBe('unauthorized')
@@ -400,7 +497,16 @@ describe('access failures are classified and name the server', () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
     const body = await new Promise<{ code: number; json: { reason: string; message: string; code: number } }>((resolve, reject) => {
       const u = new URL(`${sim.url}/api/v1/namespaces/${NS}/pods/${pod}/exec?command=true&stdout=true`)
-      request(u, { method: 'POST', ca: caPem, headers: { Authorization: `Bearer ${READER}`, Connection: 'Upgrade', Upgrade: 'SPDY/3.1', 'X-Stream-Protocol-Version': 'v4.channel.k8s.io' } })
+      request(u, {
+        method: 'POST',
+        ca: caPem,
+        headers: {
+          Authorization: `Bearer ${READER}`,
+          Connection: 'Upgrade',
+          Upgrade: 'SPDY/3.1',
+          'X-Stream-Protocol-Version': 'v4.channel.k8s.io',
+        },
+      })
         .on('response', (res) => {
           let b = ''
           res.on('data', (d: Buffer) => (b += d.toString()))
@@ -411,43 +517,84 @@ describe('access failures are classified and name the server', () => {
         .end()
     })
     expect(body.code).toBe(403)
-    expect(body.json).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'Forbidden', code: 403, message: `pods "${pod}" is forbidden: User "reader" cannot create resource "pods/exec" in API group "" in the namespace "txlookup"` })
+    expect(body.json).toMatchObject({
+      kind: 'Status',
+      status: 'Failure',
+      reason: 'Forbidden',
+      code: 403,
+      message: `pods "${pod}" is forbidden: User "reader" cannot create resource "pods/exec" in API group "" in the namespace "txlookup"`,
+    })
   })
   test('nothing listening: unreachable, naming the URL', async () => {
     const url = `https://127.0.0.1:${await freePort()}`
-    const c = classifyKubeError(await kubeWith(ADMIN, url).listPods().catch((e: unknown) => e))
+    const c = classifyKubeError(
+      await kubeWith(ADMIN, url)
+        .listPods()
+        .catch((e: unknown) => e),
+    )
     expect(c.kind).toBe('unreachable')
     expect(c.message).toContain(url)
   })
   test('a CA that did not sign the server certificate: a tls access error, naming the URL', async () => {
     const other = ensurePki(join(dir, 'other-pki'))
-    const c = classifyKubeError(await kubeWith(ADMIN, sim.url, readFileSync(other.caCert, 'utf8')).listPods().catch((e: unknown) => e))
+    const c = classifyKubeError(
+      await kubeWith(ADMIN, sim.url, readFileSync(other.caCert, 'utf8'))
+        .listPods()
+        .catch((e: unknown) => e),
+    )
     expect(c.kind).toBe('tls')
     expect(c.message).toContain(sim.url)
   })
   test('kubeconfig: a missing file and an unknown context are KubeConfigErrors that say what to do', () => {
-    expect(classifyKubeError((() => { try { return loadKubeConfig({ kubeconfig: join(dir, 'absent') }) } catch (e) { return e } })())).toMatchObject({ kind: 'config', message: expect.stringContaining(`kubeconfig ${join(dir, 'absent')} does not exist`) }) // prettier-ignore
-    expect(() => loadKubeConfig({ kubeconfig, context: 'nope' })).toThrow(/context "nope" is not in the kubeconfig; available: closeout-local/)
+    expect(
+      classifyKubeError(
+        (() => {
+          try {
+            return loadKubeConfig({ kubeconfig: join(dir, 'absent') })
+          } catch (e) {
+            return e
+          }
+        })(),
+      ),
+    ).toMatchObject({ kind: 'config', message: expect.stringContaining(`kubeconfig ${join(dir, 'absent')} does not exist`) }) // prettier-ignore
+    expect(() => loadKubeConfig({ kubeconfig, context: 'nope' })).toThrow(
+      /context "nope" is not in the kubeconfig; available: closeout-local/,
+    )
   })
 })
 
-describe('authorization.k8s.io/v1 self reviews against the simulator\'s RBAC', () => {
+describe("authorization.k8s.io/v1 self reviews against the simulator's RBAC", () => {
   const review = (token: string, resourceAttributes: k8s.V1ResourceAttributes) =>
-    kubeWith(token).kc.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectAccessReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } } })
-  test('SelfSubjectAccessReview answers from the caller\'s binding: namespace, group, subresource, cluster scope', async () => {
+    kubeWith(token)
+      .kc.makeApiClient(k8s.AuthorizationV1Api)
+      .createSelfSubjectAccessReview({
+        body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview', spec: { resourceAttributes } },
+      })
+  test("SelfSubjectAccessReview answers from the caller's binding: namespace, group, subresource, cluster scope", async () => {
     expect((await review(READER, { namespace: NS, verb: 'list', resource: 'pods' })).status?.allowed).toBe(true)
-    expect((await review(READER, { namespace: NS, verb: 'get', group: 'apps', resource: 'deployments', name: 'web' })).status?.allowed).toBe(true)
+    expect(
+      (await review(READER, { namespace: NS, verb: 'get', group: 'apps', resource: 'deployments', name: 'web' })).status?.allowed,
+    ).toBe(true)
     expect((await review(READER, { namespace: NS, verb: 'create', resource: 'pods', subresource: 'exec' })).status?.allowed).toBe(false)
     expect((await review(READER, { namespace: NS, verb: 'get', resource: 'pods', subresource: 'exec' })).status?.allowed).toBe(true)
     expect((await review(READER, { namespace: 'other', verb: 'list', resource: 'pods' })).status?.allowed).toBe(false)
     expect((await review(READER, { namespace: NS, verb: 'patch', group: 'apps', resource: 'deployments' })).status?.allowed).toBe(false)
     expect((await review(ADMIN, { namespace: NS, verb: 'patch', group: 'apps', resource: 'deployments' })).status?.allowed).toBe(true)
   })
-  test('SelfSubjectRulesReview lists the binding\'s rules in its namespace, and only the basic-user rule elsewhere', async () => {
-    const rules = (token: string, namespace: string) => kubeWith(token).kc.makeApiClient(k8s.AuthorizationV1Api).createSelfSubjectRulesReview({ body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } } })
+  test("SelfSubjectRulesReview lists the binding's rules in its namespace, and only the basic-user rule elsewhere", async () => {
+    const rules = (token: string, namespace: string) =>
+      kubeWith(token)
+        .kc.makeApiClient(k8s.AuthorizationV1Api)
+        .createSelfSubjectRulesReview({
+          body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } },
+        })
     const mine = await rules(READER, NS)
     expect(mine.status?.incomplete).toBe(false)
-    expect(mine.status?.resourceRules).toContainEqual({ apiGroups: ['', 'apps'], resources: ['pods', 'pods/exec', 'pods/log', 'deployments', 'namespaces'], verbs: ['get', 'list', 'watch'] })
+    expect(mine.status?.resourceRules).toContainEqual({
+      apiGroups: ['', 'apps'],
+      resources: ['pods', 'pods/exec', 'pods/log', 'deployments', 'namespaces'],
+      verbs: ['get', 'list', 'watch'],
+    })
     const elsewhere = await rules(READER, 'other')
     expect(elsewhere.status?.resourceRules?.flatMap((r) => r.resources ?? [])).not.toContain('pods')
     expect((await rules(ADMIN, NS)).status?.resourceRules).toContainEqual({ apiGroups: ['*'], resources: ['*'], verbs: ['*'] })
@@ -460,14 +607,29 @@ describe('exec-credential plugins (the kubelogin path)', () => {
     writeFileSync(tokenFile, READER)
     const out = spawnSync(process.execPath, [...execPluginOf(ROOT_DIR, tokenFile).args], { encoding: 'utf8' })
     expect(out.status, out.stderr).toBe(0)
-    expect(JSON.parse(out.stdout)).toMatchObject({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1', status: { token: READER, expirationTimestamp: expect.stringMatching(/Z$/) } })
-    const k = new Kube(loadKubeConfig({ kubeconfig: execKubeconfig(execPluginOf(ROOT_DIR, tokenFile)) }), { namespace: NS, timeoutMs: 5000 })
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      kind: 'ExecCredential',
+      apiVersion: 'client.authentication.k8s.io/v1',
+      status: { token: READER, expirationTimestamp: expect.stringMatching(/Z$/) },
+    })
+    const k = new Kube(loadKubeConfig({ kubeconfig: execKubeconfig(execPluginOf(ROOT_DIR, tokenFile)) }), {
+      namespace: NS,
+      timeoutMs: 5000,
+    })
     expect((await k.listPods('app=web')).length).toBe(1)
     // the plugin's identity is the one authorized: the reader may not read services
-    expect(classifyKubeError(await k.readService('web').catch((e: unknown) => e))).toMatchObject({ kind: 'forbidden', verb: 'get', resource: 'services' })
+    expect(classifyKubeError(await k.readService('web').catch((e: unknown) => e))).toMatchObject({
+      kind: 'forbidden',
+      verb: 'get',
+      resource: 'services',
+    })
   })
   test.each([
-    ['fails (exit 1, a message on stderr)', ['-c', 'echo "AADSTS700024: Client assertion is not within its valid time range" >&2; exit 1'], /AADSTS700024/],
+    [
+      'fails (exit 1, a message on stderr)',
+      ['-c', 'echo "AADSTS700024: Client assertion is not within its valid time range" >&2; exit 1'],
+      /AADSTS700024/,
+    ],
     ['prints garbage', ['-c', 'echo "<html>login required</html>"'], /not valid JSON/],
   ])('a plugin that %s is an error carrying what the plugin said, never a request without credentials', async (_what, args, said) => {
     const k = new Kube(loadKubeConfig({ kubeconfig: execKubeconfig({ command: 'sh', args }) }), { namespace: NS, timeoutMs: 5000 })
@@ -487,7 +649,10 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
   // async: the simulator runs in this very process, a blocking spawn would starve it
   const run = (args: string[], o: { input?: string; kubeconfig?: string } = {}) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn('kubectl', ['-n', NS, ...args], { env: { ...process.env, KUBECONFIG: o.kubeconfig ?? kubeconfig, KUBECACHEDIR: join(dir, 'kubecache') }, timeout: 60_000 })
+      const c = spawn('kubectl', ['-n', NS, ...args], {
+        env: { ...process.env, KUBECONFIG: o.kubeconfig ?? kubeconfig, KUBECACHEDIR: join(dir, 'kubecache') },
+        timeout: 60_000,
+      })
       let stdout = ''
       let stderr = ''
       c.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -519,12 +684,15 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     expect(r.status).toBe(1)
     expect(r.stderr).toContain('cannot create resource "pods/exec" in API group "" in the namespace "txlookup"')
   })
-  test('auth can-i and can-i --list answer from the simulator\'s RBAC', async () => {
+  test("auth can-i and can-i --list answer from the simulator's RBAC", async () => {
     const reader = kubeconfigWith(READER)
     const first = await run(['auth', 'can-i', 'list', 'pods'], { kubeconfig: reader })
     expect(first, first.stderr).toMatchObject({ status: 0, stdout: 'yes\n' })
     expect(await run(['auth', 'can-i', 'get', 'deploy/web'], { kubeconfig: reader })).toMatchObject({ status: 0, stdout: 'yes\n' })
-    expect(await run(['auth', 'can-i', 'create', 'pods', '--subresource=exec'], { kubeconfig: reader })).toMatchObject({ status: 1, stdout: 'no\n' })
+    expect(await run(['auth', 'can-i', 'create', 'pods', '--subresource=exec'], { kubeconfig: reader })).toMatchObject({
+      status: 1,
+      stdout: 'no\n',
+    })
     expect(await run(['auth', 'can-i', 'patch', 'deployments.apps'], { kubeconfig: reader })).toMatchObject({ status: 1, stdout: 'no\n' })
     expect(await run(['auth', 'can-i', 'patch', 'deployments.apps'])).toMatchObject({ status: 0, stdout: 'yes\n' })
     const l = await run(['auth', 'can-i', '--list'], { kubeconfig: reader })
@@ -554,7 +722,7 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     const pod = (await kube.readyPodOf('web')).metadata?.name as string
     const r = await run(['logs', pod, '--tail=1'])
     expect(r.status, r.stderr).toBe(0)
-    expect(r.stdout).toBe((await kube.podLogs(pod, 'app', { tailLines: 1 })))
+    expect(r.stdout).toBe(await kube.podLogs(pod, 'app', { tailLines: 1 }))
   })
   test('set image then rollout status; rollout undo reuses the old ReplicaSet; a stuck rollout fails like on a real cluster', async () => {
     expect((await run(['set', 'image', 'deploy/web', 'app=web:3'])).status).toBe(0)
@@ -565,9 +733,17 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     const apps = kube.kc.makeApiClient(k8s.AppsV1Api)
     const rsCount = async () => (await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.length
     const before = await rsCount()
-    const revisions = async (): Promise<Record<string, Record<string, string>>> => Object.fromEntries((await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.map((x) => [x.metadata?.name, x.metadata?.annotations ?? {}]))
+    const revisions = async (): Promise<Record<string, Record<string, string>>> =>
+      Object.fromEntries(
+        (await apps.listNamespacedReplicaSet({ namespace: NS, labelSelector: 'app=web' })).items.map((x) => [
+          x.metadata?.name,
+          x.metadata?.annotations ?? {},
+        ]),
+      )
     const revs = await revisions()
-    const byRev = Object.entries(revs).sort(([, a], [, b]) => Number(b['deployment.kubernetes.io/revision']) - Number(a['deployment.kubernetes.io/revision']))
+    const byRev = Object.entries(revs).sort(
+      ([, a], [, b]) => Number(b['deployment.kubernetes.io/revision']) - Number(a['deployment.kubernetes.io/revision']),
+    )
     const [reused, reusedAnn] = byRev[1] // the previous revision, the one undo goes back to
     const top = Number(byRev[0][1]['deployment.kubernetes.io/revision'])
     expect((await run(['rollout', 'undo', 'deploy/web'])).status).toBe(0)
@@ -577,11 +753,18 @@ describe.skipIf(!kubectl)('kubectl 1.32 against the simulator', () => {
     // renumbered as the deployment controller does: the reused ReplicaSet takes revision top+1, its old
     // revision moves to revision-history, and the history lists every revision once
     const after = await revisions()
-    expect(after[reused as string]).toMatchObject({ 'deployment.kubernetes.io/revision': String(top + 1), 'deployment.kubernetes.io/revision-history': reusedAnn['deployment.kubernetes.io/revision'] })
+    expect(after[reused as string]).toMatchObject({
+      'deployment.kubernetes.io/revision': String(top + 1),
+      'deployment.kubernetes.io/revision-history': reusedAnn['deployment.kubernetes.io/revision'],
+    })
     expect((await kube.readDeployment('web')).metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe(String(top + 1))
     const history = await run(['rollout', 'history', 'deploy/web'])
     const listed = [...history.stdout.matchAll(/^(\d+)\s/gm)].map((m) => Number(m[1]))
-    expect(listed).toEqual(Object.values(after).map((a) => Number(a['deployment.kubernetes.io/revision'])).sort((a, b) => a - b))
+    expect(listed).toEqual(
+      Object.values(after)
+        .map((a) => Number(a['deployment.kubernetes.io/revision']))
+        .sort((a, b) => a - b),
+    )
     expect(listed).not.toContain(Number(reusedAnn['deployment.kubernetes.io/revision']))
     const s = await run(['rollout', 'status', 'deploy/stuck', '--timeout=30s'])
     expect(s.status).toBe(1)
@@ -621,7 +804,14 @@ describe('main.ts: the detached process env up spawns', () => {
     const port = await freePort()
     const marker = `closeout-sim-cli-${Math.random().toString(36).slice(2)}`
     const def = (ns: string): ClusterDefinition => ({
-      namespaces: [{ name: ns, deployments: [{ name: 'idle', containers: [{ name: 'c', image: 'idle:1', command: ['sh', '-c', `sleep 300; echo ${marker}`] }] }], services: [], secrets: [] }],
+      namespaces: [
+        {
+          name: ns,
+          deployments: [{ name: 'idle', containers: [{ name: 'c', image: 'idle:1', command: ['sh', '-c', `sleep 300; echo ${marker}`] }] }],
+          services: [],
+          secrets: [],
+        },
+      ],
       tokens: [{ token: ADMIN, user: 'admin' }],
       path: [],
       podPortRange: [1, 1],
@@ -629,20 +819,46 @@ describe('main.ts: the detached process env up spawns', () => {
     const config = join(dir, 'cli-cluster.json')
     writeFileSync(config, JSON.stringify(def('first')))
     const main = new URL('../../fixtures/local-env/sim/main.ts', import.meta.url).pathname
-    const child = spawn(process.execPath, [main, '--config', config, '--port', String(port), '--key', pki.serverKey, '--cert', pki.serverCert, '--log-dir', join(dir, 'cli-logs'), '--faults', 'consumer-crashloop', '--restart-backoff-ms', '200'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      process.execPath,
+      [
+        main,
+        '--config',
+        config,
+        '--port',
+        String(port),
+        '--key',
+        pki.serverKey,
+        '--cert',
+        pki.serverCert,
+        '--log-dir',
+        join(dir, 'cli-logs'),
+        '--faults',
+        'consumer-crashloop',
+        '--restart-backoff-ms',
+        '200',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let out = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.stderr.on('data', (d: Buffer) => (out += d.toString()))
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
     try {
       await until('listening line', async () => out.includes(`simulator listening on https://127.0.0.1:${port}`), 15_000)
-      const k = new Kube(loadKubeConfig({ kubeconfig: kubeconfigWith(ADMIN, `https://127.0.0.1:${port}`) }), { namespace: 'first', timeoutMs: 5000 })
+      const k = new Kube(loadKubeConfig({ kubeconfig: kubeconfigWith(ADMIN, `https://127.0.0.1:${port}`) }), {
+        namespace: 'first',
+        timeoutMs: 5000,
+      })
       await until('pod of the first definition running', async () => (await k.listPods()).some((p) => p.status?.phase === 'Running'))
       const pgrep = () => spawnSync('pgrep', ['-f', marker], { encoding: 'utf8' }).stdout.trim()
       expect(pgrep()).not.toBe('')
       writeFileSync(config, JSON.stringify(def('second')))
       child.kill('SIGHUP')
-      await until('the second definition served', async () => (await new Kube(k.kc, { namespace: 'second', timeoutMs: 5000 }).listPods()).length === 1)
+      await until(
+        'the second definition served',
+        async () => (await new Kube(k.kc, { namespace: 'second', timeoutMs: 5000 }).listPods()).length === 1,
+      )
       expect(classifyKubeError(await k.readNamespace().catch((e: unknown) => e))).toMatchObject({ kind: 'not-found', isNamespace: true })
       child.kill('SIGTERM')
       expect(await exited).toBe(0)

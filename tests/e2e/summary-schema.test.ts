@@ -1,16 +1,19 @@
 // schemas/summary.schema.json is the machine-readable contract of summary.json: real summaries (GO,
 // NO_GO / BLOCKED from a fault, a configuration error, and every summary earlier e2e tests left in
 // reports/runs) validate against it with ajv, and the schema's enums are the code's.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import ajvFormats from 'ajv-formats'
-import { ROOT, envUp, envDown, runGates, node } from './_run.ts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { CLASSIFICATIONS } from '../../helpers/classification.ts'
 import { SUITE_NAMES } from '../../helpers/suites.ts'
+import { envDown, envUp, node, ROOT, runGates } from './_run.ts'
 
-const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'summary.schema.json'), 'utf8')) as { $defs: Record<string, { enum?: string[] }> }
+const schema = JSON.parse(readFileSync(join(ROOT, 'schemas', 'summary.schema.json'), 'utf8')) as {
+  $defs: Record<string, { enum?: string[] }>
+}
 
 // ajv-formats is CommonJS: module.exports is the plugin itself (its types only describe .default)
 const addFormats = ajvFormats as unknown as typeof ajvFormats.default
@@ -49,13 +52,15 @@ describe('schemas/summary.schema.json', () => {
     const r = node(['bin/test.ts', '--tag', 'smoke-404'], { CI: 'true', FORCE_COLOR: '' })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/closeout decision: GO/)
-    expect(r.stdout + r.stderr).not.toMatch(/\u001b\[/)
+    expect(r.stdout + r.stderr).not.toContain(String.fromCharCode(27) + '[')
   })
 
   test('every summary under reports/runs (what the other e2e tests produced) validates', () => {
     const validate = validator()
     const dir = join(ROOT, 'reports', 'runs')
-    const files = readdirSync(dir).map((r) => join(dir, r, 'summary.json')).filter(existsSync)
+    const files = readdirSync(dir)
+      .map((r) => join(dir, r, 'summary.json'))
+      .filter(existsSync)
     expect(files.length).toBeGreaterThanOrEqual(2)
     const problems = files.flatMap((f) => validate(JSON.parse(readFileSync(f, 'utf8'))).map((p) => `${f}: ${p}`))
     expect(problems).toEqual([])
@@ -65,7 +70,12 @@ describe('schemas/summary.schema.json', () => {
     const validate = validator()
     const go = JSON.parse(readFileSync(join(ROOT, 'reports', 'latest', 'summary.json'), 'utf8')) as Record<string, unknown>
     expect(validate({ ...go, decision: 'MAYBE' }).join()).toMatch(/\/decision/)
-    expect(validate({ ...go, gates: [{ id: 'x', suite: 'closeout', status: 'passed', classification: 'SOMETHING', reason: null, durationMs: 1, evidence: null }] }).join()).toMatch(/classification/)
+    expect(
+      validate({
+        ...go,
+        gates: [{ id: 'x', suite: 'closeout', status: 'passed', classification: 'SOMETHING', reason: null, durationMs: 1, evidence: null }],
+      }).join(),
+    ).toMatch(/classification/)
     const { runId: _drop, ...noRunId } = go
     void _drop
     expect(validate(noRunId).join()).toMatch(/runId/)

@@ -1,15 +1,27 @@
 // Signed evidence: a fresh bundle verifies; a changed byte, a changed signature, a wrong key, an
 // added file and a rewritten manifest each fail with the file named. cosign, where installed, accepts it.
-import { describe, expect, it, beforeEach } from 'vitest'
+
+import { spawnSync } from 'node:child_process'
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
-import { writeManifest } from '../../helpers/bundle.ts'
-import { ATTESTATION_FILES, DECISION_TYPE, TEST_RESULT_TYPE, describeRunbookRevision, loadSigningKey, pae, testResultPredicate, writeAttestation, type AttestSummary, type DsseEnvelope } from '../../helpers/attest.ts'
-import { verifyBundle } from '../../helpers/verify-bundle.ts'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { runVerify } from '../../bin/verify.ts'
+import {
+  ATTESTATION_FILES,
+  type AttestSummary,
+  DECISION_TYPE,
+  type DsseEnvelope,
+  describeRunbookRevision,
+  loadSigningKey,
+  pae,
+  TEST_RESULT_TYPE,
+  testResultPredicate,
+  writeAttestation,
+} from '../../helpers/attest.ts'
+import { writeManifest } from '../../helpers/bundle.ts'
+import { verifyBundle } from '../../helpers/verify-bundle.ts'
 
 const summary: AttestSummary = {
   suite: 'closeout',
@@ -42,10 +54,18 @@ function makeKeys(dir: string, kind: 'ec' | 'ed25519', name: string): { priv: st
 function makeBundle(keyFile?: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'bundle-'))
   writeFileSync(join(dir, '01_aks_namespace_state.log'), 'namespace txlookup Active\n')
-  writeFileSync(join(dir, 'evidence.jsonl'), JSON.stringify({ gate: 'baseline', stdout: '{\n  "images": [\n    "api=nscacrdevw4mlu8.azurecr.io/txlookup/api:2026.11.1"\n  ]\n}' }) + '\n')
+  writeFileSync(
+    join(dir, 'evidence.jsonl'),
+    JSON.stringify({ gate: 'baseline', stdout: '{\n  "images": [\n    "api=nscacrdevw4mlu8.azurecr.io/txlookup/api:2026.11.1"\n  ]\n}' }) +
+      '\n',
+  )
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary))
   writeManifest(dir)
-  writeAttestation(dir, summary, { keyFile, profileFile: 'fixtures/targets/local.yaml', runbookRevision: describeRunbookRevision(process.cwd()) })
+  writeAttestation(dir, summary, {
+    keyFile,
+    profileFile: 'fixtures/targets/local.yaml',
+    runbookRevision: describeRunbookRevision(process.cwd()),
+  })
   return dir
 }
 
@@ -92,7 +112,9 @@ for (const kind of ['ec', 'ed25519'] as const) {
       sig[sig.length - 1] ^= 1
       env.signatures[0].sig = sig.toString('base64')
       writeFileSync(f, JSON.stringify(env))
-      expect(verifyBundle(dir, keys.pub).problems).toEqual([`${ATTESTATION_FILES.decision}: signature does not verify with ${keys.pub} (wrong key, or the envelope was changed)`])
+      expect(verifyBundle(dir, keys.pub).problems).toEqual([
+        `${ATTESTATION_FILES.decision}: signature does not verify with ${keys.pub} (wrong key, or the envelope was changed)`,
+      ])
     })
 
     it('a re-signed statement (payload edited) fails with the signer key', () => {
@@ -122,25 +144,45 @@ for (const kind of ['ec', 'ed25519'] as const) {
 
 describe('attestation content', () => {
   it('test-result predicate: a GO with a waived gate is WARNED, a BLOCKED run is FAILED (never a pass)', () => {
-    const waived = { ...summary, gates: [...summary.gates, { id: 'consumer-freshness', suite: 'closeout', status: 'waived', classification: 'FRESHNESS_SLO_BREACHED', reason: 'WAIVED' }] }
+    const waived = {
+      ...summary,
+      gates: [
+        ...summary.gates,
+        { id: 'consumer-freshness', suite: 'closeout', status: 'waived', classification: 'FRESHNESS_SLO_BREACHED', reason: 'WAIVED' },
+      ],
+    }
     expect(testResultPredicate(summary, []).result).toBe('PASSED')
     expect(testResultPredicate(waived, [])).toMatchObject({ result: 'WARNED', warnedTests: ['closeout/consumer-freshness'] })
-    const blocked = { ...summary, decision: 'BLOCKED' as const, gates: [{ id: 'consumer-lag', suite: 'closeout', status: 'blocked', classification: 'MONITORING_ACCESS_BLOCKED', reason: 'x' }] }
+    const blocked = {
+      ...summary,
+      decision: 'BLOCKED' as const,
+      gates: [{ id: 'consumer-lag', suite: 'closeout', status: 'blocked', classification: 'MONITORING_ACCESS_BLOCKED', reason: 'x' }],
+    }
     expect(testResultPredicate(blocked, [])).toMatchObject({ result: 'FAILED', failedTests: ['closeout/consumer-lag'] })
   })
 
   it('statements list every manifest file and the manifest as subjects; the decision predicate has images and configuration', () => {
     const kdir = mkdtempSync(join(tmpdir(), 'keys-'))
     const dir = makeBundle(makeKeys(kdir, 'ec', 'k').priv)
-    const read = (f: string) => JSON.parse(Buffer.from((JSON.parse(readFileSync(join(dir, f), 'utf8')) as DsseEnvelope).payload, 'base64').toString())
+    const read = (f: string) =>
+      JSON.parse(Buffer.from((JSON.parse(readFileSync(join(dir, f), 'utf8')) as DsseEnvelope).payload, 'base64').toString())
     const tr = read(ATTESTATION_FILES.testResult)
     expect(tr.predicateType).toBe(TEST_RESULT_TYPE)
-    expect(tr.subject.map((s: { name: string }) => s.name).sort()).toEqual(['01_aks_namespace_state.log', 'MANIFEST.sha256', 'evidence.jsonl', 'summary.json'])
+    expect(tr.subject.map((s: { name: string }) => s.name).sort()).toEqual([
+      '01_aks_namespace_state.log',
+      'MANIFEST.sha256',
+      'evidence.jsonl',
+      'summary.json',
+    ])
     expect(tr.predicate.configuration[0].digest.sha256).toMatch(/^[0-9a-f]{64}$/)
     expect(tr.predicate.configuration[1].digest.sha256).toMatch(/^[0-9a-f]{64}$/)
     const d = read(ATTESTATION_FILES.decision)
     expect(d.predicateType).toBe(DECISION_TYPE)
-    expect(d.predicate).toMatchObject({ decision: 'GO', runId: summary.runId, imagesSeen: ['nscacrdevw4mlu8.azurecr.io/txlookup/api:2026.11.1'] })
+    expect(d.predicate).toMatchObject({
+      decision: 'GO',
+      runId: summary.runId,
+      imagesSeen: ['nscacrdevw4mlu8.azurecr.io/txlookup/api:2026.11.1'],
+    })
   })
 
   it('without a key the statements are written unsigned and verify says so; --key then fails', () => {
@@ -161,7 +203,9 @@ describe('attestation content', () => {
   })
 
   it('PAE is the DSSE v1 encoding', () => {
-    expect(pae('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe('DSSEv1 29 http://example.com/HelloWorld 11 hello world')
+    expect(pae('http://example.com/HelloWorld', Buffer.from('hello world')).toString()).toBe(
+      'DSSEv1 29 http://example.com/HelloWorld 11 hello world',
+    )
   })
 
   it('usage errors exit 3', () => {
@@ -172,13 +216,33 @@ describe('attestation content', () => {
   // cosign is not packaged in Debian bookworm (apt-cache policy cosign: no candidate), so this runs
   // only where a cosign binary is on PATH (a CI image with it, a developer's machine).
   const cosign = spawnSync('cosign', ['version'], { encoding: 'utf8' })
-  it.skipIf(cosign.error !== undefined || cosign.status !== 0)('cosign verify-blob-attestation accepts both envelopes (skipped: cosign not installed; Debian has no package)', () => {
-    const kdir = mkdtempSync(join(tmpdir(), 'keys-'))
-    const keys = makeKeys(kdir, 'ec', 'cosign')
-    const dir = makeBundle(keys.priv)
-    for (const [f, type] of [[ATTESTATION_FILES.testResult, TEST_RESULT_TYPE], [ATTESTATION_FILES.decision, DECISION_TYPE]]) {
-      const r = spawnSync('cosign', ['verify-blob-attestation', '--key', keys.pub, '--type', type, '--signature', join(dir, f), '--insecure-ignore-tlog=true', join(dir, 'summary.json')], { encoding: 'utf8' })
-      expect(r.status, r.stderr).toBe(0)
-    }
-  })
+  it.skipIf(cosign.error !== undefined || cosign.status !== 0)(
+    'cosign verify-blob-attestation accepts both envelopes (skipped: cosign not installed; Debian has no package)',
+    () => {
+      const kdir = mkdtempSync(join(tmpdir(), 'keys-'))
+      const keys = makeKeys(kdir, 'ec', 'cosign')
+      const dir = makeBundle(keys.priv)
+      for (const [f, type] of [
+        [ATTESTATION_FILES.testResult, TEST_RESULT_TYPE],
+        [ATTESTATION_FILES.decision, DECISION_TYPE],
+      ]) {
+        const r = spawnSync(
+          'cosign',
+          [
+            'verify-blob-attestation',
+            '--key',
+            keys.pub,
+            '--type',
+            type,
+            '--signature',
+            join(dir, f),
+            '--insecure-ignore-tlog=true',
+            join(dir, 'summary.json'),
+          ],
+          { encoding: 'utf8' },
+        )
+        expect(r.status, r.stderr).toBe(0)
+      }
+    },
+  )
 })

@@ -10,7 +10,9 @@ const ROOT = '/repo'
 const f = (url: string, functionName = 'fn') => ({ url, functionName })
 
 test('whereOf: packages (scoped, pnpm layout), project folders, node internals, V8 buckets', () => {
-  expect(whereOf(f('file:///repo/node_modules/.pnpm/@kubernetes+client-node@2.0.1/node_modules/@kubernetes/client-node/dist/x.js'), ROOT)).toBe('@kubernetes/client-node')
+  expect(
+    whereOf(f('file:///repo/node_modules/.pnpm/@kubernetes+client-node@2.0.1/node_modules/@kubernetes/client-node/dist/x.js'), ROOT),
+  ).toBe('@kubernetes/client-node')
   expect(whereOf(f('file:///repo/node_modules/.pnpm/yaml@2.9.1/node_modules/yaml/dist/index.js'), ROOT)).toBe('yaml')
   expect(whereOf(f('file:///repo/helpers/kube.ts'), ROOT)).toBe('project: helpers/')
   expect(whereOf(f('node:internal/modules/esm/loader'), ROOT)).toBe('node: module loading')
@@ -23,14 +25,22 @@ test('whereOf: packages (scoped, pnpm layout), project folders, node internals, 
 test('summariseCpuProfiles: self time per place from samples × time deltas, idle excluded from busy, processes by start', () => {
   const dir = mkdtempSync(join(tmpdir(), 'closeout-prof-'))
   const profile = (start: number, urls: string[], samples: number[], deltasUs: number[]) => ({
-    nodes: [{ id: 1, callFrame: { functionName: '(idle)', url: '' } }, ...urls.map((url, i) => ({ id: i + 2, callFrame: { functionName: 'f', url } }))],
+    nodes: [
+      { id: 1, callFrame: { functionName: '(idle)', url: '' } },
+      ...urls.map((url, i) => ({ id: i + 2, callFrame: { functionName: 'f', url } })),
+    ],
     startTime: start,
     endTime: start + 1_000_000,
     samples,
     timeDeltas: deltasUs,
   })
   // a worker: 300 ms in the kube client, 100 ms in a spec, 600 ms idle
-  const worker = profile(2_000_000, ['file:///repo/node_modules/@kubernetes/client-node/a.js', 'file:///repo/specs/closeout/01-baseline.spec.ts'], [2, 2, 3, 1], [150_000, 150_000, 100_000, 600_000])
+  const worker = profile(
+    2_000_000,
+    ['file:///repo/node_modules/@kubernetes/client-node/a.js', 'file:///repo/specs/closeout/01-baseline.spec.ts'],
+    [2, 2, 3, 1],
+    [150_000, 150_000, 100_000, 600_000],
+  )
   const cli = profile(1_000_000, ['file:///repo/bin/test.ts'], [2], [50_000])
   writeFileSync(join(dir, 'CPU.20261201.120000.222.0.001.cpuprofile'), JSON.stringify(worker))
   writeFileSync(join(dir, 'CPU.20261201.120000.111.0.001.cpuprofile'), JSON.stringify(cli))
@@ -44,7 +54,19 @@ test('summariseCpuProfiles: self time per place from samples × time deltas, idl
     { where: 'project: specs/', ms: 100 },
   ])
   expect(procs[1]).toMatchObject({ wallMs: 1000, busyMs: 400 })
-  const md = renderWhereTimeGoes(procs, { nodeStartMs: 90, imports: [{ module: 'zod', ms: 120 }, { module: 'gone.ts', ms: null, error: 'ERR_MODULE_NOT_FOUND' }] }, 'pnpm test --tag closeout')
-  expect(md).toContain('| vitest worker (the gates) (pid 222) | +1000 ms | 1000 ms | 400 ms | @kubernetes/client-node 300, project: specs/ 100 |')
+  const md = renderWhereTimeGoes(
+    procs,
+    {
+      nodeStartMs: 90,
+      imports: [
+        { module: 'zod', ms: 120 },
+        { module: 'gone.ts', ms: null, error: 'ERR_MODULE_NOT_FOUND' },
+      ],
+    },
+    'pnpm test --tag closeout',
+  )
+  expect(md).toContain(
+    '| vitest worker (the gates) (pid 222) | +1000 ms | 1000 ms | 400 ms | @kubernetes/client-node 300, project: specs/ 100 |',
+  )
   expect(md).toContain('| `gone.ts` | failed: ERR_MODULE_NOT_FOUND |')
 })

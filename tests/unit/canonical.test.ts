@@ -1,9 +1,22 @@
 // helpers/canonical.ts: the E2-3 §5.6 canonical payload hash byte for byte, compared with python3
 // running the runbook's one-liner (json.loads → pop → json.dumps(sort_keys=True, separators=(",",":"))
 // → sha256) on the same body text, whenever python3 is on the PATH.
-import { describe, test, expect } from 'vitest'
+
 import { spawnSync } from 'node:child_process'
-import { canonicalJson, canonicalHash, canonicalPayload, stripVolatile, sha256Hex, compareCodePoints, parseLossless, parseWithTwin, pythonFloat, pythonNumber, type Json } from '../../helpers/canonical.ts'
+import { describe, expect, test } from 'vitest'
+import {
+  canonicalHash,
+  canonicalJson,
+  canonicalPayload,
+  compareCodePoints,
+  type Json,
+  parseLossless,
+  parseWithTwin,
+  pythonFloat,
+  pythonNumber,
+  sha256Hex,
+  stripVolatile,
+} from '../../helpers/canonical.ts'
 
 // the runbook's one-liner, reading the body from stdin (one body per line) instead of requests.get
 const RUNBOOK =
@@ -25,15 +38,19 @@ function python(bodies: string[]): { text: string; sha256: string }[] {
 const VECTORS: Record<string, string> = {
   'float with a fraction stays a float': '{"amount":100.0,"tx_id":"t-1"}',
   'floats: 1.0 0.1 1e16 1e-7 -0.0 5e-324 1E400': '{"a":1.0,"b":0.1,"c":1e16,"d":1e-7,"e":-0.0,"f":5e-324,"g":1E400,"h":-1e400}',
-  'float repr boundaries': '{"a":1e15,"b":1e16,"c":0.0001,"d":0.00001,"e":123456789.125,"f":1.5e300,"g":2.5e-5,"h":1.7976931348623157e308,"i":1e22,"j":12345678901234567.0}',
+  'float repr boundaries':
+    '{"a":1e15,"b":1e16,"c":0.0001,"d":0.00001,"e":123456789.125,"f":1.5e300,"g":2.5e-5,"h":1.7976931348623157e308,"i":1e22,"j":12345678901234567.0}',
   'big and odd integers stay exact': '{"a":123456789012345678901234567890,"b":-0,"c":9007199254740993,"d":-42,"e":0}',
-  'escapes': '{"e":"q\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\\u00ff ~"}',
+  escapes: '{"e":"q\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\\u00ff ~"}',
   'unicode: BMP, astral (surrogate pair), lone surrogate': '{"u":"Zürich ✓ 결제 💳","lone":"\\ud800x","pair":"\\ud83d\\ude00"}',
   'keys sort by code point (non-ASCII, astral, escaped)': '{"\\ud83d\\ude00":1,"\\uff5e":2,"é":3,"e":4,"E":5,"":6,"a\\u0000":7}',
-  'nested objects and lists keep list order, sort keys at every depth': '{"z":[3,1,{"b":[{"d":1,"c":2}],"a":null}],"y":{"y2":true,"y1":false},"x":[]}',
-  'volatile fields removed at the top level only': '{"tx_id":"t","event_time":"2026-01-01T00:00:00Z","data_lag_sec":3,"n":{"event_time":"kept"}}',
+  'nested objects and lists keep list order, sort keys at every depth':
+    '{"z":[3,1,{"b":[{"d":1,"c":2}],"a":null}],"y":{"y2":true,"y1":false},"x":[]}',
+  'volatile fields removed at the top level only':
+    '{"tx_id":"t","event_time":"2026-01-01T00:00:00Z","data_lag_sec":3,"n":{"event_time":"kept"}}',
   'whitespace and duplicate keys (the last wins)': '{ "a" : 1 , "a" : 2.50 , "b" : [ 1 , 2 ] }',
-  'the reference API payload shape': '{"tx_id":"tx-seed-001","wallet_id":"wallet-seed-1","entry_type":"PAYMENT","amount":"10.00","amount_value":10.00,"amount_signed":"-10.00","memo":"결제 💳","related_id":"po-seed-001","related_type":"PAYMENT_ORDER","version":1,"event_time":"2026-11-20T10:00:00Z","data_lag_sec":12}',
+  'the reference API payload shape':
+    '{"tx_id":"tx-seed-001","wallet_id":"wallet-seed-1","entry_type":"PAYMENT","amount":"10.00","amount_value":10.00,"amount_signed":"-10.00","memo":"결제 💳","related_id":"po-seed-001","related_type":"PAYMENT_ORDER","version":1,"event_time":"2026-11-20T10:00:00Z","data_lag_sec":12}',
 }
 
 describe('canonical payload: byte for byte the runbook one-liner', () => {
@@ -59,9 +76,16 @@ describe('canonical payload: byte for byte the runbook one-liner', () => {
 
   test('the numbers Python writes differently from JavaScript (fixed expectations, python3 or not)', () => {
     expect(canonicalPayload('{"amount":100.0}').text).toBe('{"amount":100.0}')
-    expect(canonicalPayload('{"a":1e16,"b":1e-7,"c":-0.0,"d":5e-324,"e":123456789012345678901234567890}').text).toBe('{"a":1e+16,"b":1e-07,"c":-0.0,"d":5e-324,"e":123456789012345678901234567890}')
+    expect(canonicalPayload('{"a":1e16,"b":1e-7,"c":-0.0,"d":5e-324,"e":123456789012345678901234567890}').text).toBe(
+      '{"a":1e+16,"b":1e-07,"c":-0.0,"d":5e-324,"e":123456789012345678901234567890}',
+    )
     expect(canonicalPayload('{"u":"Zürich 😀"}').text).toBe('{"u":"Z\\u00fcrich \\ud83d\\ude00"}')
-    expect([pythonFloat(1e15), pythonFloat(0.0001), pythonFloat(0.00001), pythonFloat(1.5e300)]).toEqual(['1000000000000000.0', '0.0001', '1e-05', '1.5e+300'])
+    expect([pythonFloat(1e15), pythonFloat(0.0001), pythonFloat(0.00001), pythonFloat(1.5e300)]).toEqual([
+      '1000000000000000.0',
+      '0.0001',
+      '1e-05',
+      '1.5e+300',
+    ])
     expect([pythonNumber('-0'), pythonNumber('10.00'), pythonNumber('1E400')]).toEqual(['0', '10.0', 'Infinity'])
   })
 

@@ -1,11 +1,12 @@
 // The gate catalogue cache (reports/.cache/catalog.json): a hit skips importing the harness, and any
 // edit of a spec or helper rebuilds it, so --list, the tags and the README never go stale.
-import { test, expect } from 'vitest'
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { tmpdir } from 'node:os'
+
 import { spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { expect, test } from 'vitest'
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
@@ -15,7 +16,11 @@ function titles(root: string): string[] {
     const m = await import(${JSON.stringify(join(root, 'helpers/catalog.ts'))})
     const c = await m.loadCatalog(${JSON.stringify(root)})
     console.log(JSON.stringify(c.map((g) => g.id + ': ' + g.title)))`
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', env: { ...process.env, CLOSEOUT_REPORTS_DIR: join(root, 'reports') } })
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, CLOSEOUT_REPORTS_DIR: join(root, 'reports') },
+  })
   if (r.status !== 0) throw new Error(r.stderr.split('\n').slice(0, 5).join('\n'))
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as string[]
 }

@@ -4,8 +4,9 @@
 // pinned kubelogin, the gates run with --tag and their exit code captured, the Allure history restored
 // and saved, artifacts (and the SBOM) published whatever the decision, the decision as the job / build
 // summary, the optional report publishing, and the job's conclusion following the exit code.
-import { describe, test, expect } from 'vitest'
+
 import { readFileSync } from 'node:fs'
+import { describe, expect, test } from 'vitest'
 import { parse } from 'yaml'
 
 const root = new URL('../../', import.meta.url).pathname
@@ -43,7 +44,17 @@ describe('GitHub Actions: .github/workflows/closeout.yml', () => {
   const wf = parse(read('.github/workflows/closeout.yml')) as {
     on: { workflow_dispatch: { inputs: Record<string, { required?: boolean }> } }
     permissions: Record<string, string>
-    jobs: Record<string, { steps: GhStep[]; env?: Record<string, string>; needs?: string; if?: string; outputs?: Record<string, string>; permissions?: Record<string, string> }>
+    jobs: Record<
+      string,
+      {
+        steps: GhStep[]
+        env?: Record<string, string>
+        needs?: string
+        if?: string
+        outputs?: Record<string, string>
+        permissions?: Record<string, string>
+      }
+    >
   }
   const job = wf.jobs.closeout
   const steps = job.steps
@@ -73,7 +84,12 @@ describe('GitHub Actions: .github/workflows/closeout.yml', () => {
   test('inputs for the run id, T_CUTOVER, --allow-mutations, the mode and report publishing reach the run through env', () => {
     const inputs = wf.on.workflow_dispatch.inputs
     for (const k of ['run_id', 't_cutover', 'allow_mutations', 'mode', 'publish_report']) expect(inputs).toHaveProperty(k)
-    expect(job.env).toMatchObject({ RUN_ID: '${{ inputs.run_id }}', T_CUTOVER: '${{ inputs.t_cutover }}', ALLOW_MUTATIONS: '${{ inputs.allow_mutations }}', IMAGE: '${{ needs.image.outputs.image }}' })
+    expect(job.env).toMatchObject({
+      RUN_ID: '${{ inputs.run_id }}',
+      T_CUTOVER: '${{ inputs.t_cutover }}',
+      ALLOW_MUTATIONS: '${{ inputs.allow_mutations }}',
+      IMAGE: '${{ needs.image.outputs.image }}',
+    })
     const gates = steps.find((s) => /\.\/closeout test/.test(s.run ?? ''))!
     expect(gates.run).toContain('[ -n "$RUN_ID" ] && args+=(--run-id "$RUN_ID")')
     expect(gates.run).toContain('[ "$ALLOW_MUTATIONS" = "true" ] && args+=(--allow-mutations)')
@@ -92,7 +108,9 @@ describe('GitHub Actions: .github/workflows/closeout.yml', () => {
     // the SBOM of the image's node_modules is generated and attached
     const sbom = image.steps.findIndex((s) => /\.\/closeout sbom/.test(s.run ?? ''))
     expect(sbom).toBeGreaterThan(0)
-    expect(image.steps.slice(sbom).some((s) => /^actions\/upload-artifact@/.test(s.uses ?? '') && /\.cdx\.json$/.test(s.with?.path ?? ''))).toBe(true)
+    expect(
+      image.steps.slice(sbom).some((s) => /^actions\/upload-artifact@/.test(s.uses ?? '') && /\.cdx\.json$/.test(s.with?.path ?? '')),
+    ).toBe(true)
   })
 
   test('the Allure history is restored before the gates and saved after the report, at CLOSEOUT_HISTORY_PATH', () => {
@@ -117,7 +135,9 @@ describe('GitHub Actions: .github/workflows/closeout.yml', () => {
     expect(pub.if).toMatch(/inputs\.publish_report/)
     expect(pub.permissions).toMatchObject({ pages: 'write', 'id-token': 'write' })
     const deploy = pub.steps.find((s) => /^actions\/deploy-pages@/.test(s.uses ?? ''))!
-    expect(pub.steps.some((s) => /GITHUB_STEP_SUMMARY/.test(s.run ?? '') && s.env?.URL === `\${{ steps.${deploy.id}.outputs.page_url }}`)).toBe(true)
+    expect(
+      pub.steps.some((s) => /GITHUB_STEP_SUMMARY/.test(s.run ?? '') && s.env?.URL === `\${{ steps.${deploy.id}.outputs.page_url }}`),
+    ).toBe(true)
     expect(steps.find((s) => /GITHUB_STEP_SUMMARY/.test(s.run ?? ''))!.run).toContain('--report-url')
   })
 
@@ -137,7 +157,12 @@ describe('GitHub Actions: .github/workflows/closeout.yml', () => {
     const uploads = steps.filter((s) => /^actions\/upload-artifact@/.test(s.uses ?? ''))
     expect(uploads.length).toBeGreaterThanOrEqual(2)
     for (const u of uploads) expect(u.if, u.name).toBe('always()')
-    const paths = uploads.flatMap((u) => (u.with?.path ?? '').split('\n').map((p) => p.trim()).filter(Boolean))
+    const paths = uploads.flatMap((u) =>
+      (u.with?.path ?? '')
+        .split('\n')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
     expect(paths).toEqual(expect.arrayContaining(['reports/allure-report', 'reports/evidence', 'reports/latest', 'reports/junit.xml']))
   })
 
@@ -168,8 +193,15 @@ describe('Azure Pipelines: ci/azure-pipelines.yml', () => {
 
   const gatesStep = () => steps.find((s) => s.task === 'AzureCLI@2' && s.name === 'gates')!
   test('parameters for the run id, T_CUTOVER, --allow-mutations, the mode, report publishing', () => {
-    expect(p.parameters.map((x) => x.name)).toEqual(expect.arrayContaining(['runId', 'tCutover', 'allowMutations', 'mode', 'publishReport']))
-    expect(gatesStep().env).toMatchObject({ RUN_ID: '${{ parameters.runId }}', T_CUTOVER: '${{ parameters.tCutover }}', ALLOW_MUTATIONS: '${{ lower(parameters.allowMutations) }}', IMAGE: '$(closeoutImage)' })
+    expect(p.parameters.map((x) => x.name)).toEqual(
+      expect.arrayContaining(['runId', 'tCutover', 'allowMutations', 'mode', 'publishReport']),
+    )
+    expect(gatesStep().env).toMatchObject({
+      RUN_ID: '${{ parameters.runId }}',
+      T_CUTOVER: '${{ parameters.tCutover }}',
+      ALLOW_MUTATIONS: '${{ lower(parameters.allowMutations) }}',
+      IMAGE: '$(closeoutImage)',
+    })
   })
 
   test('kubelogin from the KubeloginInstaller task, pinned; the image from az acr build, by digest; the Job from it', () => {
@@ -189,7 +221,9 @@ describe('Azure Pipelines: ci/azure-pipelines.yml', () => {
     expect(cache).toBeGreaterThanOrEqual(0)
     expect(cache).toBeLessThan(steps.indexOf(gatesStep()))
     expect(steps[cache].inputs?.restoreKeys).toBeTruthy()
-    expect((p as unknown as { variables: Record<string, string> }).variables.CLOSEOUT_HISTORY_PATH).toBe(`${steps[cache].inputs?.path}/allure-history.jsonl`)
+    expect((p as unknown as { variables: Record<string, string> }).variables.CLOSEOUT_HISTORY_PATH).toBe(
+      `${steps[cache].inputs?.path}/allure-history.jsonl`,
+    )
     const summary = steps.find((s) => /##vso\[task\.uploadsummary\]/.test(s.bash ?? ''))!
     expect(summary.condition).toBe('always()')
     expect(summary.bash).toContain('ci/decision-summary.ts reports/latest/summary.json')
@@ -220,7 +254,9 @@ describe('Azure Pipelines: ci/azure-pipelines.yml', () => {
     expect(junit[0].inputs).toMatchObject({ testResultsFormat: 'JUnit', testResultsFiles: 'reports/junit.xml' })
     const arts = steps.filter((s) => s.task === 'PublishPipelineArtifact@1')
     for (const a of arts) expect(a.condition, a.displayName).toMatch(/^(always\(\)|and\(always\(\), .*\))$/)
-    expect(arts.map((a) => a.inputs?.targetPath)).toEqual(expect.arrayContaining(['reports/allure-report', 'reports/evidence', 'reports/latest']))
+    expect(arts.map((a) => a.inputs?.targetPath)).toEqual(
+      expect.arrayContaining(['reports/allure-report', 'reports/evidence', 'reports/latest']),
+    )
   })
 
   test('the last step (always) fails the job unless the recorded exit code is 0', () => {
@@ -232,15 +268,25 @@ describe('Azure Pipelines: ci/azure-pipelines.yml', () => {
 })
 
 describe('Renovate: .github/renovate.json', () => {
-  const r = JSON.parse(read('.github/renovate.json')) as { extends: string[]; lockFileMaintenance: { enabled: boolean }; customManagers: { managerFilePatterns: string[]; matchStrings: string[]; depNameTemplate: string }[] }
+  const r = JSON.parse(read('.github/renovate.json')) as {
+    extends: string[]
+    lockFileMaintenance: { enabled: boolean }
+    customManagers: { managerFilePatterns: string[]; matchStrings: string[]; depNameTemplate: string }[]
+  }
   test('the lockfile, the base image digest, actions (pinned to digests), kubelogin and pnpm', () => {
     expect(r.lockFileMaintenance.enabled).toBe(true)
     expect(r.extends).toEqual(expect.arrayContaining(['docker:pinDigests', 'helpers:pinGitHubActionDigests']))
     const kube = r.customManagers.find((m) => m.depNameTemplate === 'Azure/kubelogin')!
     for (const f of ['ci/azure-pipelines.yml', '.github/workflows/closeout.yml']) {
       const text = read(f)
-      expect(kube.managerFilePatterns.some((p) => new RegExp(p.slice(1, -1)).test(f)), f).toBe(true)
-      expect(kube.matchStrings.some((m) => new RegExp(m).test(text)), `kubelogin version in ${f}`).toBe(true)
+      expect(
+        kube.managerFilePatterns.some((p) => new RegExp(p.slice(1, -1)).test(f)),
+        f,
+      ).toBe(true)
+      expect(
+        kube.matchStrings.some((m) => new RegExp(m).test(text)),
+        `kubelogin version in ${f}`,
+      ).toBe(true)
     }
     const pnpm = r.customManagers.find((m) => m.depNameTemplate === 'pnpm')!
     expect(new RegExp(pnpm.matchStrings[0]).test(read('deploy/Dockerfile'))).toBe(true)

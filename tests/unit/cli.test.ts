@@ -15,7 +15,12 @@ import { ROOT } from '../e2e/_run.ts'
 const ESC = '\x1b['
 
 function closeout(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin/closeout.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 })
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin/closeout.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  })
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
 }
 
@@ -68,7 +73,15 @@ describe('./closeout command tree', { timeout: 120_000 }, () => {
       expect(r.stderr, cmd.join(' ')).toMatch(/usage: /)
       expect(r.stderr, cmd.join(' ')).not.toMatch(/\n\s+at /)
     }
-    for (const args of [['bogus'], ['env', 'bogus'], ['job', 'bogus'], ['docs', 'stray'], ['env', 'up', '--fault'], ['docs', '--check=yes'], ['demo', '--', 'x']]) {
+    for (const args of [
+      ['bogus'],
+      ['env', 'bogus'],
+      ['job', 'bogus'],
+      ['docs', 'stray'],
+      ['env', 'up', '--fault'],
+      ['docs', '--check=yes'],
+      ['demo', '--', 'x'],
+    ]) {
       const r = closeout(args)
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3)
       expect(r.stderr, args.join(' ')).toMatch(/usage: /)
@@ -79,8 +92,16 @@ describe('./closeout command tree', { timeout: 120_000 }, () => {
 
   test('--opt=value and --opt value parse the same, for every option that takes a value', () => {
     const cases: [string[], string[], string[]][] = [
-      [['env', 'up'], ['--fault=api-500', '--fault=consumer-stale'], ['--fault', 'api-500', '--fault', 'consumer-stale']],
-      [['job', 'render'], ['--target=fixtures/targets/local.yaml', '--tag=closeout', '--namespace=ns1', '--env=A=1'], ['--target', 'fixtures/targets/local.yaml', '--tag', 'closeout', '--namespace', 'ns1', '--env', 'A=1']],
+      [
+        ['env', 'up'],
+        ['--fault=api-500', '--fault=consumer-stale'],
+        ['--fault', 'api-500', '--fault', 'consumer-stale'],
+      ],
+      [
+        ['job', 'render'],
+        ['--target=fixtures/targets/local.yaml', '--tag=closeout', '--namespace=ns1', '--env=A=1'],
+        ['--target', 'fixtures/targets/local.yaml', '--tag', 'closeout', '--namespace', 'ns1', '--env', 'A=1'],
+      ],
       [['report'], ['--open', '--port=8080'], ['--open', '--port', '8080']],
       [['bench'], ['--runs=2', '--execs=3', '--suites=closeout'], ['--runs', '2', '--execs', '3', '--suites', 'closeout']],
       [['demo'], ['--fault=api-500'], ['--fault', 'api-500']],
@@ -110,7 +131,12 @@ describe('./closeout command tree', { timeout: 120_000 }, () => {
   })
 
   test('a missing value, a value for a flag, an empty value and a stray positional are usage errors naming the option', () => {
-    const cmd = defineCommand({ name: 'x', summary: '', usage: 'usage: x', options: { target: { type: 'string' }, keep: { type: 'boolean' } } })
+    const cmd = defineCommand({
+      name: 'x',
+      summary: '',
+      usage: 'usage: x',
+      options: { target: { type: 'string' }, keep: { type: 'boolean' } },
+    })
     expect(() => parseCommandArgs(cmd, ['--target'])).toThrow(new UsageError('--target needs a value'))
     expect(() => parseCommandArgs(cmd, ['--target', '--keep'])).toThrow(/--target needs a value \(write --target=VALUE/)
     expect(() => parseCommandArgs(cmd, ['--keep=yes'])).toThrow(new UsageError('--keep takes no value'))
@@ -128,13 +154,22 @@ describe('./closeout command tree', { timeout: 120_000 }, () => {
     expect(chunks.err).toBe('closeout demo-x: unknown option --what\n\nusage: demo-x\n')
     expect(await runCommand(cmd, ['-h'], sink('out'), sink('err'))).toBe(0)
     expect(chunks.out).toBe('usage: demo-x\n')
-    const boom = defineCommand({ name: 'b', summary: '', usage: 'usage: b', run: () => { throw new Error('boom') } })
+    const boom = defineCommand({
+      name: 'b',
+      summary: '',
+      usage: 'usage: b',
+      run: () => {
+        throw new Error('boom')
+      },
+    })
     await expect(runCommand(boom, [])).rejects.toThrow('boom')
   })
 
   test('bench refuses a bad --runs or --suites before it starts anything', async () => {
     expect(await runCommand(benchCommand, ['--runs=0'], process.stdout, { write: () => true } as unknown as NodeJS.WritableStream)).toBe(3)
-    expect(await runCommand(benchCommand, ['--suites=nightly'], process.stdout, { write: () => true } as unknown as NodeJS.WritableStream)).toBe(3)
+    expect(
+      await runCommand(benchCommand, ['--suites=nightly'], process.stdout, { write: () => true } as unknown as NodeJS.WritableStream),
+    ).toBe(3)
   })
 })
 
@@ -160,7 +195,8 @@ process.exit(r.code)`
 
   test('SIGINT / SIGTERM reach the child once; its exit code comes back; 2 when it died of the signal', async () => {
     // a run that writes its summary and exits 2 on an interrupt (as bin/test.ts does)
-    const polite = "let n=0; for (const s of ['SIGINT','SIGTERM']) process.on(s, () => { n++; console.log('child got ' + s + ' ' + n); setTimeout(() => process.exit(2), 50) }); console.log('ready'); setInterval(() => {}, 1000)"
+    const polite =
+      "let n=0; for (const s of ['SIGINT','SIGTERM']) process.on(s, () => { n++; console.log('child got ' + s + ' ' + n); setTimeout(() => process.exit(2), 50) }); console.log('ready'); setInterval(() => {}, 1000)"
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       const r = await interrupt(polite, sig)
       expect(r.code, r.out).toBe(2)
@@ -173,7 +209,9 @@ process.exit(r.code)`
     expect((await interrupt(plain, 'SIGINT')).code).toBe(2)
     expect((await interrupt(plain, 'SIGTERM')).code).toBe(2)
     // a child exiting with the shell convention for a signal after an interrupt
-    expect((await interrupt("process.on('SIGINT', () => process.exit(130)); console.log('ready'); setInterval(() => {}, 1000)", 'SIGINT')).code).toBe(2)
+    expect(
+      (await interrupt("process.on('SIGINT', () => process.exit(130)); console.log('ready'); setInterval(() => {}, 1000)", 'SIGINT')).code,
+    ).toBe(2)
   })
 
   test('without an interrupt the child’s own exit code is returned unchanged', () => {

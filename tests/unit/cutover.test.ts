@@ -1,18 +1,27 @@
 // The E2-3 §4 T_cutover policy: UTC ISO8601, one cut line per run, the ±buffer operator guard on
 // every invocation (a --run-id rerun too), and the backfill window T_cutover−24h … T_cutover−1s.
-import { describe, test, expect, beforeEach } from 'vitest'
+
 import { mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { RunValues, type GateContext } from '../../helpers/harness.ts'
+import { join } from 'node:path'
+import { beforeEach, describe, expect, test } from 'vitest'
 import { GateBlocked } from '../../helpers/classification.ts'
+import { type GateContext, RunValues } from '../../helpers/harness.ts'
 import { cutover } from '../../specs/shared/rehearsal.ts'
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z')
 
 function ctx(opts: { runId: string; invocation: number; startedAt: string; cutover?: string }): GateContext {
   return {
-    run: { runId: opts.runId, invocation: opts.invocation, startedAt: opts.startedAt, allowMutations: false, allowDisruption: false, suite: 'rehearsal', gate: 'precheck' },
+    run: {
+      runId: opts.runId,
+      invocation: opts.invocation,
+      startedAt: opts.startedAt,
+      allowMutations: false,
+      allowDisruption: false,
+      suite: 'rehearsal',
+      gate: 'precheck',
+    },
     target: { name: 'unit', rehearsal: { cutover: opts.cutover ?? '', bufferMinutes: 5 } },
     values: new RunValues(opts.runId),
   } as unknown as GateContext
@@ -35,12 +44,18 @@ describe('T_cutover', () => {
   test('an operator-given cut line outside ±5 min blocks the rehearsal (ENVIRONMENT_BLOCKED) with what to do', () => {
     const stale = iso(Date.now() - 10 * 60_000)
     expect(() => cutover(ctx({ runId: 'r2', invocation: 1, startedAt: new Date().toISOString(), cutover: stale }))).toThrow(GateBlocked)
-    expect(() => cutover(ctx({ runId: 'r2', invocation: 1, startedAt: new Date().toISOString(), cutover: stale }))).toThrow(/outside the ±5 min buffer.*set a new T_cutover/)
-    expect(() => cutover(ctx({ runId: 'r3', invocation: 1, startedAt: new Date().toISOString(), cutover: iso(Date.now() + 4 * 60_000) }))).not.toThrow()
+    expect(() => cutover(ctx({ runId: 'r2', invocation: 1, startedAt: new Date().toISOString(), cutover: stale }))).toThrow(
+      /outside the ±5 min buffer.*set a new T_cutover/,
+    )
+    expect(() =>
+      cutover(ctx({ runId: 'r3', invocation: 1, startedAt: new Date().toISOString(), cutover: iso(Date.now() + 4 * 60_000) })),
+    ).not.toThrow()
   })
 
   test('a value that is not UTC ISO8601 is refused', () => {
-    expect(() => cutover(ctx({ runId: 'r4', invocation: 1, startedAt: new Date().toISOString(), cutover: '2026-11-22 10:00' }))).toThrow(/must be UTC ISO8601/)
+    expect(() => cutover(ctx({ runId: 'r4', invocation: 1, startedAt: new Date().toISOString(), cutover: '2026-11-22 10:00' }))).toThrow(
+      /must be UTC ISO8601/,
+    )
   })
 
   test('the guard holds for the whole invocation, and a later rerun of a stale run is blocked', () => {
@@ -51,6 +66,8 @@ describe('T_cutover', () => {
     first.values.set('T_cutover_guard_invocation', 1)
     expect(cutover(first).tCutover).toBe(iso(start)) // later gates of the same invocation are not re-guarded
     // … a --run-id rerun now is a new invocation: the same cut line is stale
-    expect(() => cutover(ctx({ runId: 'r5', invocation: 2, startedAt: new Date(start).toISOString() }))).toThrow(/this run's start.*10 min ago.*without --run-id/)
+    expect(() => cutover(ctx({ runId: 'r5', invocation: 2, startedAt: new Date(start).toISOString() }))).toThrow(
+      /this run's start.*10 min ago.*without --run-id/,
+    )
   })
 })

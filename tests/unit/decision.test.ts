@@ -1,10 +1,10 @@
-import { describe, test, expect, beforeEach } from 'vitest'
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { decide, stopReason, buildSummary, EXIT_CODES } from '../../helpers/decision.ts'
+import { join } from 'node:path'
+import { beforeEach, describe, expect, test } from 'vitest'
 import { finalizeRun, verifyManifest } from '../../helpers/bundle.ts'
-import { writeRunInfo, writeGateResult, bundleDir, type GateResult, type RunInfo } from '../../helpers/run-state.ts'
+import { buildSummary, decide, EXIT_CODES, stopReason } from '../../helpers/decision.ts'
+import { bundleDir, type GateResult, type RunInfo, writeGateResult, writeRunInfo } from '../../helpers/run-state.ts'
 
 describe('decision', () => {
   test('GO only when every selected gate passed', () => {
@@ -12,24 +12,59 @@ describe('decision', () => {
     expect(decide([])).toBe('BLOCKED')
   })
   test('NO_GO when any gate failed with *_FAILED or FRESHNESS_SLO_BREACHED, even if others are blocked', () => {
-    expect(decide([{ status: 'failed', classification: 'SMOKE_FAILED' }, { status: 'blocked', classification: 'ENVIRONMENT_BLOCKED' }])).toBe('NO_GO')
-    expect(decide([{ status: 'passed', classification: null }, { status: 'failed', classification: 'FRESHNESS_SLO_BREACHED' }])).toBe('NO_GO')
+    expect(
+      decide([
+        { status: 'failed', classification: 'SMOKE_FAILED' },
+        { status: 'blocked', classification: 'ENVIRONMENT_BLOCKED' },
+      ]),
+    ).toBe('NO_GO')
+    expect(
+      decide([
+        { status: 'passed', classification: null },
+        { status: 'failed', classification: 'FRESHNESS_SLO_BREACHED' },
+      ]),
+    ).toBe('NO_GO')
   })
   test('BLOCKED when nothing failed but something was blocked or did not run', () => {
-    expect(decide([{ status: 'passed', classification: null }, { status: 'blocked', classification: 'MONITORING_ACCESS_BLOCKED' }])).toBe('BLOCKED')
+    expect(
+      decide([
+        { status: 'passed', classification: null },
+        { status: 'blocked', classification: 'MONITORING_ACCESS_BLOCKED' },
+      ]),
+    ).toBe('BLOCKED')
     expect(decide([{ status: 'blocked', classification: null }])).toBe('BLOCKED')
-    expect(decide([{ status: 'passed', classification: null }, { status: 'skipped', classification: null }])).toBe('BLOCKED')
+    expect(
+      decide([
+        { status: 'passed', classification: null },
+        { status: 'skipped', classification: null },
+      ]),
+    ).toBe('BLOCKED')
     expect(decide([{ status: 'passed', classification: null }], { interrupted: true })).toBe('BLOCKED')
   })
   test('advisory results (--keep-going after a stop) never change the decision', () => {
     const stopped = { status: 'blocked' as const, classification: 'ENVIRONMENT_BLOCKED' }
     expect(decide([stopped, { status: 'advisory', classification: 'SMOKE_FAILED' }])).toBe('BLOCKED')
-    expect(decide([{ status: 'failed', classification: 'MIGRATION_FAILED' }, { status: 'advisory', classification: null }])).toBe('NO_GO')
-    expect(decide([{ status: 'passed', classification: null }, { status: 'advisory', classification: null }])).toBe('BLOCKED')
+    expect(
+      decide([
+        { status: 'failed', classification: 'MIGRATION_FAILED' },
+        { status: 'advisory', classification: null },
+      ]),
+    ).toBe('NO_GO')
+    expect(
+      decide([
+        { status: 'passed', classification: null },
+        { status: 'advisory', classification: null },
+      ]),
+    ).toBe('BLOCKED')
   })
   test('an interrupted run is BLOCKED, even when a gate had failed before the interrupt', () => {
     expect(decide([{ status: 'failed', classification: 'SMOKE_FAILED' }], { interrupted: true })).toBe('BLOCKED')
-    expect(decide([{ status: 'passed', classification: null }, { status: 'interrupted', classification: null }])).toBe('BLOCKED')
+    expect(
+      decide([
+        { status: 'passed', classification: null },
+        { status: 'interrupted', classification: null },
+      ]),
+    ).toBe('BLOCKED')
   })
   test('exit codes', () => {
     expect(EXIT_CODES).toEqual({ GO: 0, NO_GO: 1, BLOCKED: 2, USAGE: 3 })
@@ -37,12 +72,20 @@ describe('decision', () => {
 })
 
 describe('stop rules (STOP_RULES in helpers/suites.ts)', () => {
-  const r = (id: string, status: 'passed' | 'failed' | 'blocked' | 'interrupted', classification: string | null = null, suite: 'closeout' | 'rehearsal' = 'rehearsal') => ({ id, suite, status, classification })
+  const r = (
+    id: string,
+    status: 'passed' | 'failed' | 'blocked' | 'interrupted',
+    classification: string | null = null,
+    suite: 'closeout' | 'rehearsal' = 'rehearsal',
+  ) => ({ id, suite, status, classification })
   test('E2-3 is a sequence: a failed or blocked gate stops every later one, naming where and why', () => {
     const results = [r('precheck', 'passed'), r('migrate', 'failed', 'MIGRATION_FAILED')]
-    for (const id of ['backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency']) expect(stopReason('rehearsal', id, results)).toBe('stopped at migrate (MIGRATION_FAILED)')
+    for (const id of ['backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency'])
+      expect(stopReason('rehearsal', id, results)).toBe('stopped at migrate (MIGRATION_FAILED)')
     expect(stopReason('rehearsal', 'migrate', results)).toBeUndefined()
-    expect(stopReason('rehearsal', 'idempotency', [r('precheck', 'blocked', 'ENVIRONMENT_BLOCKED')])).toBe('stopped at precheck (ENVIRONMENT_BLOCKED)')
+    expect(stopReason('rehearsal', 'idempotency', [r('precheck', 'blocked', 'ENVIRONMENT_BLOCKED')])).toBe(
+      'stopped at precheck (ENVIRONMENT_BLOCKED)',
+    )
     expect(stopReason('rehearsal', 'backfill', [r('migrate', 'interrupted')])).toBe('stopped at migrate (INTERRUPTED)')
   })
   test('the two smoke gates are one stage: one failing does not stop the other, but stops idempotency', () => {
@@ -52,7 +95,8 @@ describe('stop rules (STOP_RULES in helpers/suites.ts)', () => {
   })
   test('F3-4 Task 2 failing stops smoke and monitoring; its own probes still run; a smoke failure stops nothing', () => {
     const failedDb = [r('baseline', 'passed', null, 'closeout'), r('consumer-db', 'failed', 'STARTUP_FAILED', 'closeout')]
-    for (const id of ['smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness']) expect(stopReason('closeout', id, failedDb)).toBe('stopped at consumer-db (STARTUP_FAILED)')
+    for (const id of ['smoke-404', 'smoke-200', 'consumer-lag', 'consumer-freshness'])
+      expect(stopReason('closeout', id, failedDb)).toBe('stopped at consumer-db (STARTUP_FAILED)')
     expect(stopReason('closeout', 'consumer-eventhubs', failedDb)).toBeUndefined()
     expect(stopReason('closeout', 'consumer-lag', [r('smoke-404', 'failed', 'SMOKE_FAILED', 'closeout')])).toBeUndefined()
     // a gate that did not run in this run stops nothing (a one-gate run decides on what it selected)
@@ -60,9 +104,38 @@ describe('stop rules (STOP_RULES in helpers/suites.ts)', () => {
   })
   test('buildSummary is pure: same input, same summary; advisory classifications stay out of the retry metadata', () => {
     const now = new Date('2026-11-22T10:00:00Z')
-    const info = { runId: 'r', target: { file: 'f', name: 'n' }, startedAt: now.toISOString(), tagsFilter: null, selected: [], allowMutations: false, allowDisruption: false, invocations: 1, owner: 'o', retryAfterHours: 1 }
-    const g = (id: string, status: 'failed' | 'advisory', classification: string) => ({ id, suite: 'rehearsal' as const, status, classification, reason: null, durationMs: 1, evidence: null, startedAt: '', finishedAt: '' })
-    const input = { info, results: [g('migrate', 'failed', 'MIGRATION_FAILED'), g('backfill', 'advisory', 'BACKFILL_FAILED')], bundleDirOf: () => '/b', reportDir: '/r', owner: 'o', retryAfterHours: 1, now }
+    const info = {
+      runId: 'r',
+      target: { file: 'f', name: 'n' },
+      startedAt: now.toISOString(),
+      tagsFilter: null,
+      selected: [],
+      allowMutations: false,
+      allowDisruption: false,
+      invocations: 1,
+      owner: 'o',
+      retryAfterHours: 1,
+    }
+    const g = (id: string, status: 'failed' | 'advisory', classification: string) => ({
+      id,
+      suite: 'rehearsal' as const,
+      status,
+      classification,
+      reason: null,
+      durationMs: 1,
+      evidence: null,
+      startedAt: '',
+      finishedAt: '',
+    })
+    const input = {
+      info,
+      results: [g('migrate', 'failed', 'MIGRATION_FAILED'), g('backfill', 'advisory', 'BACKFILL_FAILED')],
+      bundleDirOf: () => '/b',
+      reportDir: '/r',
+      owner: 'o',
+      retryAfterHours: 1,
+      now,
+    }
     const s = buildSummary(input)
     expect(buildSummary(input)).toEqual(s)
     expect(s.decision).toBe('NO_GO')
@@ -90,7 +163,14 @@ describe('finalizeRun', () => {
     target: { file: 'fixtures/targets/local.yaml', name: 'local' },
     startedAt: now.toISOString(),
     tagsFilter: 'closeout',
-    selected: ['baseline', 'smoke-404', 'smoke-200'].map((id) => ({ id, suite: 'closeout' as const, classification: 'SMOKE_FAILED', needs: [], evidence: `${id}.log`, title: id })),
+    selected: ['baseline', 'smoke-404', 'smoke-200'].map((id) => ({
+      id,
+      suite: 'closeout' as const,
+      classification: 'SMOKE_FAILED',
+      needs: [],
+      evidence: `${id}.log`,
+      title: id,
+    })),
     allowMutations: false,
     allowDisruption: false,
     invocations: 1,
@@ -112,10 +192,31 @@ describe('finalizeRun', () => {
     const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
     expect(s.decision).toBe('NO_GO')
     expect(s.classifications).toEqual(['SMOKE_FAILED'])
-    expect(s.retry).toEqual({ owner: 'ops-team', retryAtUtc: '2026-11-22T14:00:00Z', unblockCriteria: [expect.stringMatching(/^SMOKE_FAILED: /)] })
+    expect(s.retry).toEqual({
+      owner: 'ops-team',
+      retryAtUtc: '2026-11-22T14:00:00Z',
+      unblockCriteria: [expect.stringMatching(/^SMOKE_FAILED: /)],
+    })
     const onDisk = JSON.parse(readFileSync(join(root, 'reports/latest/summary.json'), 'utf8'))
-    for (const k of ['suite', 'runId', 'target', 'startedAt', 'finishedAt', 'decision', 'gates', 'classifications', 'retry', 'evidenceDir', 'reportDir']) expect(onDisk).toHaveProperty(k)
-    expect(onDisk.gates.map((g: { id: string; status: string }) => `${g.id}:${g.status}`)).toEqual(['baseline:passed', 'smoke-404:failed', 'smoke-200:blocked'])
+    for (const k of [
+      'suite',
+      'runId',
+      'target',
+      'startedAt',
+      'finishedAt',
+      'decision',
+      'gates',
+      'classifications',
+      'retry',
+      'evidenceDir',
+      'reportDir',
+    ])
+      expect(onDisk).toHaveProperty(k)
+    expect(onDisk.gates.map((g: { id: string; status: string }) => `${g.id}:${g.status}`)).toEqual([
+      'baseline:passed',
+      'smoke-404:failed',
+      'smoke-200:blocked',
+    ])
     const md = readFileSync(join(bundle, '99_f3_4_runtime_summary.md'), 'utf8')
     expect(md).toContain('decision: **NO_GO**')
     expect(md).toContain('retry_at_utc: 2026-11-22T14:00:00Z')
@@ -159,7 +260,10 @@ describe('finalizeRun', () => {
     const file = join(bundleDir('20261122_100000', 'closeout'), 'baseline.log')
     mkdirSync(join(file, '..'), { recursive: true })
     writeFileSync(file, '=== gate: baseline (closeout)\n--- step: namespace txlookup\nexit_code: 0\n')
-    writeGateResult('20261122_100000', { ...gate('baseline', 'interrupted', null, 'the run was interrupted while this gate was running'), evidence: file })
+    writeGateResult('20261122_100000', {
+      ...gate('baseline', 'interrupted', null, 'the run was interrupted while this gate was running'),
+      evidence: file,
+    })
     const s = finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now, interrupted: true })
     expect(s.gates.find((g) => g.id === 'baseline')?.status).toBe('interrupted')
     const text = readFileSync(file, 'utf8')
@@ -175,7 +279,20 @@ describe('finalizeRun', () => {
   })
 
   test('the rehearsal bundle gets the 08 decision and 09 rollback records', () => {
-    writeRunInfo(info({ selected: [{ id: 'migrate', suite: 'rehearsal', classification: 'MIGRATION_FAILED', needs: [], evidence: '02_alembic_upgrade.log', title: 'm' }] }))
+    writeRunInfo(
+      info({
+        selected: [
+          {
+            id: 'migrate',
+            suite: 'rehearsal',
+            classification: 'MIGRATION_FAILED',
+            needs: [],
+            evidence: '02_alembic_upgrade.log',
+            title: 'm',
+          },
+        ],
+      }),
+    )
     writeGateResult('20261122_100000', { ...gate('migrate', 'failed', 'MIGRATION_FAILED', 'exit 1'), suite: 'rehearsal' })
     finalizeRun('20261122_100000', { owner: 'ops-team', retryAfterHours: 4, now })
     const b = bundleDir('20261122_100000', 'rehearsal')
@@ -190,7 +307,14 @@ describe('finalizeRun', () => {
   const REHEARSAL = ['precheck', 'migrate', 'backfill', 'sync-happy', 'smoke-200', 'smoke-404', 'idempotency']
   const rehearsalInfo = (ids: string[]) =>
     info({
-      selected: ids.map((id) => ({ id, suite: 'rehearsal' as const, classification: 'SMOKE_FAILED', needs: [], evidence: `${id}.log`, title: id })),
+      selected: ids.map((id) => ({
+        id,
+        suite: 'rehearsal' as const,
+        classification: 'SMOKE_FAILED',
+        needs: [],
+        evidence: `${id}.log`,
+        title: id,
+      })),
       suiteGates: { rehearsal: REHEARSAL },
       command: 'pnpm test --tag rehearsal',
     })

@@ -1,9 +1,10 @@
 // The one evidence combinator without a cluster: step() owns timing, result, redaction and the
 // command from the observed calls; attach() writes redacted side files.
-import { describe, test, expect, beforeEach } from 'vitest'
+
 import { mkdtempSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeEach, describe, expect, test } from 'vitest'
 import { GateEvidence } from '../../helpers/evidence.ts'
 import { Redactor } from '../../helpers/redact.ts'
 
@@ -27,14 +28,27 @@ describe('GateEvidence.step', () => {
     )
     expect(v).toBe(42)
     const [rec] = ev.records
-    expect(rec).toMatchObject({ step: 'read deployment', command: 'kubectl -n ns get deploy web', target: 'context=c namespace=ns', result: 'pass', exitCode: 0, httpStatus: 200 })
+    expect(rec).toMatchObject({
+      step: 'read deployment',
+      command: 'kubectl -n ns get deploy web',
+      target: 'context=c namespace=ns',
+      result: 'pass',
+      exitCode: 0,
+      httpStatus: 200,
+    })
     expect(rec.durationMs).toBeGreaterThanOrEqual(0)
     expect(Date.parse(rec.finishedAt)).toBeGreaterThanOrEqual(Date.parse(rec.startedAt))
-    expect(readFileSync(ev.file, 'utf8')).toMatch(/--- step: read deployment\ncommand: kubectl -n ns get deploy web\ntarget: context=c namespace=ns\nstarted_at_utc: .*\nfinished_at_utc: .*\nduration_ms: \d+\nexit_code: 0\nhttp_status: 200\nowner: ops\nresult: pass/)
+    expect(readFileSync(ev.file, 'utf8')).toMatch(
+      /--- step: read deployment\ncommand: kubectl -n ns get deploy web\ntarget: context=c namespace=ns\nstarted_at_utc: .*\nfinished_at_utc: .*\nduration_ms: \d+\nexit_code: 0\nhttp_status: 200\nowner: ops\nresult: pass/,
+    )
   })
 
   test('a failing step (the outcome says fail) is recorded as fail and returns its value', async () => {
-    const r = await ev.step('probe', async () => ({ exitCode: 1 }), { kind: 'exec', command: 'kubectl exec x -- probe', outcome: (x) => ({ exitCode: x.exitCode, result: 'fail', stderr: `token=${SECRET}` }) })
+    const r = await ev.step('probe', async () => ({ exitCode: 1 }), {
+      kind: 'exec',
+      command: 'kubectl exec x -- probe',
+      outcome: (x) => ({ exitCode: x.exitCode, result: 'fail', stderr: `token=${SECRET}` }),
+    })
     expect(r.exitCode).toBe(1)
     expect(ev.records[0]).toMatchObject({ result: 'fail', exitCode: 1, command: 'kubectl exec x -- probe' })
     expect(ev.records[0].stderr).not.toContain(SECRET)

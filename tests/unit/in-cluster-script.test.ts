@@ -2,11 +2,12 @@
 // Job with the inputs (tags, --run-id, T_CUTOVER, --allow-mutations, workload identity), applies it,
 // follows its logs, returns the container's exit code (the decision) and copies the bundle back from
 // the reports volume through a hardened fetch pod.
-import { describe, test, expect } from 'vitest'
+
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 
 const root = resolve(new URL('../../', import.meta.url).pathname)
@@ -42,7 +43,8 @@ esac
 /** What the Job left on its reports volume: a summary, the run's state and bundle, Allure results. */
 function reportsVolume(dir: string, runId: string): string {
   const v = join(dir, 'volume')
-  for (const d of ['latest', 'allure-results', `runs/${runId}`, `evidence/${runId}_f3_4_runtime_closeout`, 'evidence/other_run']) mkdirSync(join(v, d), { recursive: true })
+  for (const d of ['latest', 'allure-results', `runs/${runId}`, `evidence/${runId}_f3_4_runtime_closeout`, 'evidence/other_run'])
+    mkdirSync(join(v, d), { recursive: true })
   writeFileSync(join(v, 'latest', 'summary.json'), JSON.stringify({ runId, decision: 'BLOCKED' }, null, 2))
   writeFileSync(join(v, 'junit.xml'), '<testsuites/>')
   writeFileSync(join(v, 'allure-results', 'a-result.json'), '{}')
@@ -78,13 +80,32 @@ function run(env: Record<string, string>, code: number) {
 
 describe('ci/in-cluster.sh (fake kubectl)', () => {
   test('renders the Job from the inputs, returns the container exit code, copies summary + this run bundle only', () => {
-    const r = run({ RUN_ID: '20261201_100000', T_CUTOVER: '2026-12-01T10:00:00Z', ALLOW_MUTATIONS: 'true', WORKLOAD_IDENTITY_CLIENT_ID: '5f0c9a1e-2b3c-4d5e-8f90-1234567890ab', NAMESPACE: 'ns1' }, 2)
+    const r = run(
+      {
+        RUN_ID: '20261201_100000',
+        T_CUTOVER: '2026-12-01T10:00:00Z',
+        ALLOW_MUTATIONS: 'true',
+        WORKLOAD_IDENTITY_CLIENT_ID: '5f0c9a1e-2b3c-4d5e-8f90-1234567890ab',
+        NAMESPACE: 'ns1',
+      },
+      2,
+    )
     expect(r.status, r.stderr).toBe(2)
     const docs = parseAllDocuments(readFileSync(join(r.reports, 'ci', 'job.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>) // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests
     const job = docs.find((d) => d.kind === 'Job')!
     const c = job.spec.template.spec.containers[0]
     expect(c.image).toBe('acr.example.io/closeout@sha256:' + 'a'.repeat(64))
-    expect(c.args).toEqual(['--tag', 'closeout', '--tag', 'readiness', '--target', '/app/fixtures/targets/in-cluster/aks-dev.yaml', '--run-id', '20261201_100000', '--allow-mutations'])
+    expect(c.args).toEqual([
+      '--tag',
+      'closeout',
+      '--tag',
+      'readiness',
+      '--target',
+      '/app/fixtures/targets/in-cluster/aks-dev.yaml',
+      '--run-id',
+      '20261201_100000',
+      '--allow-mutations',
+    ])
     expect(c.env).toEqual(expect.arrayContaining([{ name: 'T_CUTOVER', value: '2026-12-01T10:00:00Z' }]))
     expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'Job'])
     expect(job.metadata.namespace).toBe('ns1')

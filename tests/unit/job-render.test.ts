@@ -1,20 +1,32 @@
 // The in-cluster run as Kubernetes and Docker would read it (no cluster or Docker engine here: the
 // rendered manifests and the Dockerfile are parsed, not applied or built).
-import { describe, test, expect } from 'vitest'
+
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
-import { renderJob, JobUsageError } from '../../bin/job.ts'
+import { JobUsageError, renderJob } from '../../bin/job.ts'
 import { node } from '../e2e/_run.ts'
 
 const root = new URL('../../', import.meta.url).pathname
 const read = (f: string) => readFileSync(root + f, 'utf8')
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
 // what aks-dev.yaml needs from the rendering shell (its ${VAR}s without a default)
-const SHELL = { CLOSEOUT_WORKSPACE_ID: '0b6f1c3e-1111-4222-8333-444455556666', AZURE_SUBSCRIPTION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }
+const SHELL = {
+  CLOSEOUT_WORKSPACE_ID: '0b6f1c3e-1111-4222-8333-444455556666',
+  AZURE_SUBSCRIPTION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+}
 const render = (o: Partial<Parameters<typeof renderJob>[0]> = {}): Obj[] =>
-  parseAllDocuments(renderJob({ target: root + 'fixtures/targets/aks-dev.yaml', tags: ['closeout'], now: new Date('2026-11-22T10:00:00Z'), env: SHELL, ...o })).map((d) => d.toJS() as Obj)
+  parseAllDocuments(
+    renderJob({
+      target: root + 'fixtures/targets/aks-dev.yaml',
+      tags: ['closeout'],
+      now: new Date('2026-11-22T10:00:00Z'),
+      env: SHELL,
+      ...o,
+    }),
+  ).map((d) => d.toJS() as Obj)
 
 describe('./closeout job render', () => {
   test('a ConfigMap holding the target profile, mounted where --target points', () => {
@@ -43,12 +55,33 @@ describe('./closeout job render', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } })
     const c = pod.containers[0]
     expect(c.image).toBe('acr.example/closeout:1.2.3')
-    expect(c.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
+    expect(c.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    })
     // the read-only root holds nothing writable but the two volumes
-    expect(c.volumeMounts.filter((m: Obj) => !m.readOnly).map((m: Obj) => m.mountPath).sort()).toEqual(['/app/reports', '/tmp'])
-    expect(c.env).toEqual(expect.arrayContaining([{ name: 'CLOSEOUT_API_ACCESS', value: 'direct' }, { name: 'CLOSEOUT_REPORTS_DIR', value: '/app/reports' }]))
+    expect(
+      c.volumeMounts
+        .filter((m: Obj) => !m.readOnly)
+        .map((m: Obj) => m.mountPath)
+        .sort(),
+    ).toEqual(['/app/reports', '/tmp'])
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: 'CLOSEOUT_API_ACCESS', value: 'direct' },
+        { name: 'CLOSEOUT_REPORTS_DIR', value: '/app/reports' },
+      ]),
+    )
     // writable: /tmp (emptyDir) and /app/reports (PVC: the bundle and summary.json survive the Job)
-    expect(c.volumeMounts).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'tmp', mountPath: '/tmp' }), expect.objectContaining({ name: 'reports', mountPath: '/app/reports' })]))
+    expect(c.volumeMounts).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'tmp', mountPath: '/tmp' }),
+        expect.objectContaining({ name: 'reports', mountPath: '/app/reports' }),
+      ]),
+    )
     expect(pod.volumes.find((v: Obj) => v.name === 'tmp')).toEqual({ name: 'tmp', emptyDir: {} })
     expect(pod.volumes.find((v: Obj) => v.name === 'reports').persistentVolumeClaim.claimName).toBe('closeout-reports')
     const [pvc] = parseAllDocuments(read('deploy/k8s/reports-pvc.yaml')).map((d) => d.toJS() as Obj)
@@ -62,7 +95,11 @@ describe('./closeout job render', () => {
     const docs = render({ namespace: 'ns3', workloadIdentityClientId: id })
     expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'ServiceAccount', 'Job'])
     const [, sa, job] = docs
-    expect(sa.metadata).toMatchObject({ name: 'closeout-runner', namespace: 'ns3', annotations: { 'azure.workload.identity/client-id': id } })
+    expect(sa.metadata).toMatchObject({
+      name: 'closeout-runner',
+      namespace: 'ns3',
+      annotations: { 'azure.workload.identity/client-id': id },
+    })
     expect(job.spec.template.spec.serviceAccountName).toBe(sa.metadata.name)
     expect(job.spec.template.metadata.labels).toMatchObject({ 'azure.workload.identity/use': 'true', 'app.kubernetes.io/name': 'closeout' })
     expect(() => render({ workloadIdentityClientId: 'my-identity' })).toThrow(/not a client id/)
@@ -73,13 +110,17 @@ describe('./closeout job render', () => {
     const job = render()
     expect(env(job)).toEqual(expect.arrayContaining([{ name: 'CLOSEOUT_WORKSPACE_ID', value: SHELL.CLOSEOUT_WORKSPACE_ID }]))
     expect(env(job).map((e) => e.name)).not.toContain('T_CUTOVER') // has a default: not passed unless asked
-    expect(env(render({ passEnv: ['T_CUTOVER=2026-12-01T10:00:00Z'] }))).toEqual(expect.arrayContaining([{ name: 'T_CUTOVER', value: '2026-12-01T10:00:00Z' }]))
+    expect(env(render({ passEnv: ['T_CUTOVER=2026-12-01T10:00:00Z'] }))).toEqual(
+      expect.arrayContaining([{ name: 'T_CUTOVER', value: '2026-12-01T10:00:00Z' }]),
+    )
     // without the variable the pod would stop at profile load: the renderer says so first
     expect(() => render({ env: {} })).toThrow(/needs .*CLOSEOUT_WORKSPACE_ID \(export it before rendering/)
     expect(() => render({ passEnv: ['DATABASE_URL=postgres://u:p@h/db'] })).toThrow(/a secret is never written into the manifest/)
     const dir = mkdtempSync(join(tmpdir(), 'job-secret-'))
     writeFileSync(join(dir, 'p.yaml'), 'name: p\nsecretEnv: [PG_PASS]\ndatabase:\n  password: ${PG_PASS}\n')
-    expect(() => render({ target: join(dir, 'p.yaml'), env: { PG_PASS: 'hunter2' } })).toThrow(/PG_PASS \(a secret: put it in a Secret and pass --env-from-secret/)
+    expect(() => render({ target: join(dir, 'p.yaml'), env: { PG_PASS: 'hunter2' } })).toThrow(
+      /PG_PASS \(a secret: put it in a Secret and pass --env-from-secret/,
+    )
     const withSecret = render({ target: join(dir, 'p.yaml'), env: { PG_PASS: 'hunter2' }, envFromSecret: 'closeout-secrets' })
     const c = withSecret.at(-1)!.spec.template.spec.containers[0]
     expect(c.envFrom).toEqual([{ secretRef: { name: 'closeout-secrets' } }])
@@ -98,7 +139,11 @@ describe('./closeout job render', () => {
     expect(mut[1].rules).toEqual([{ apiGroups: ['apps'], resources: ['deployments'], verbs: ['patch', 'create'] }])
     expect(mut[3].spec.template.spec.containers[0].args.at(-1)).toBe('--allow-mutations')
     // the CI templates' run-id input: a rerun appends to the run on the reports volume
-    expect(render({ runId: '20261201_100000', allowMutations: true }).at(-1)!.spec.template.spec.containers[0].args.slice(-3)).toEqual(['--run-id', '20261201_100000', '--allow-mutations'])
+    expect(render({ runId: '20261201_100000', allowMutations: true }).at(-1)!.spec.template.spec.containers[0].args.slice(-3)).toEqual([
+      '--run-id',
+      '20261201_100000',
+      '--allow-mutations',
+    ])
   })
 
   test('usage errors: no tag, missing target file, unknown option → exit 3 with a clear message', () => {
@@ -121,7 +166,12 @@ describe('./closeout job render', () => {
     expect(r.code).toBe(0)
     const [cm, job] = parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj)
     expect(cm.data).toEqual({ 'mine.yaml': 'name: mine\n' })
-    expect(job.spec.template.spec.containers[0].args).toEqual(['--tag', 'readiness', '--target', '/app/fixtures/targets/in-cluster/mine.yaml'])
+    expect(job.spec.template.spec.containers[0].args).toEqual([
+      '--tag',
+      'readiness',
+      '--target',
+      '/app/fixtures/targets/in-cluster/mine.yaml',
+    ])
   })
 })
 
@@ -143,11 +193,13 @@ describe('deploy/Dockerfile (parsed; no Docker engine here)', () => {
   test('runtime: the suite only (bin helpers specs profiles events + config), no tests or local env', () => {
     const runtime = lines.slice(lines.indexOf(stages[1]))
     const copied = runtime.filter((l) => /^COPY /.test(l)).join('\n')
-    for (const p of ['bin', 'helpers', 'specs', 'fixtures/targets', 'fixtures/events', 'vitest.config.ts', 'package.json', 'tsconfig.json']) expect(copied).toContain(p)
+    for (const p of ['bin', 'helpers', 'specs', 'fixtures/targets', 'fixtures/events', 'vitest.config.ts', 'package.json', 'tsconfig.json'])
+      expect(copied).toContain(p)
     expect(copied).not.toMatch(/COPY (\.|tests|fixtures\/local-env|fixtures) /)
   })
   test('OCI labels', () => {
-    for (const k of ['title', 'description', 'version', 'revision', 'created', 'source', 'base.name']) expect(df).toContain(`org.opencontainers.image.${k}=`)
+    for (const k of ['title', 'description', 'version', 'revision', 'created', 'source', 'base.name'])
+      expect(df).toContain(`org.opencontainers.image.${k}=`)
   })
   test('WORKDIR /app, non-root USER 10001, ENTRYPOINT node bin/test.ts (exit code = decision)', () => {
     const runtime = lines.slice(lines.indexOf(stages[1]))

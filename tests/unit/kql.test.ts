@@ -1,6 +1,6 @@
 // The Log Analytics double's KQL evaluator: the plan's lag/freshness queries over AppMetrics rows.
-import { describe, test, expect } from 'vitest'
-import { evaluate, KqlError, metricRows, parseTimespan, type MetricRow } from '../../fixtures/local-env/la-double.ts'
+import { describe, expect, test } from 'vitest'
+import { evaluate, KqlError, type MetricRow, metricRows, parseTimespan } from '../../fixtures/local-env/la-double.ts'
 
 const NOW = Date.parse('2026-11-22T12:00:00Z')
 const at = (minAgo: number) => new Date(NOW - minAgo * 60_000).toISOString()
@@ -37,7 +37,12 @@ describe('KQL evaluator (Log Analytics double)', () => {
     ])
   })
   test('where TimeGenerated > ago(30m) and take N', () => {
-    const t = evaluate(`${LAG.replace('AppMetrics', 'AppMetrics | where TimeGenerated > ago(30m)')}\n| take 1`, { AppMetrics: ROWS }, ALL, NOW)
+    const t = evaluate(
+      `${LAG.replace('AppMetrics', 'AppMetrics | where TimeGenerated > ago(30m)')}\n| take 1`,
+      { AppMetrics: ROWS },
+      ALL,
+      NOW,
+    )
     expect(t.rows).toEqual([['2026-11-22T11:55:00.000Z', 7]])
     const t2 = evaluate(LAG.replace('AppMetrics', 'AppMetrics | where TimeGenerated > ago(30m)'), { AppMetrics: ROWS }, ALL, NOW)
     expect(t2.rows.map((r) => r[1])).toEqual([7, 40])
@@ -47,7 +52,12 @@ describe('KQL evaluator (Log Analytics double)', () => {
     expect(t.rows).toEqual([['2026-11-22T11:55:00.000Z', 7]])
   })
   test('another metric and another alias', () => {
-    const t = evaluate('AppMetrics | where Name == "consumer_freshness_seconds" | summarize max_freshness=max(Max) by bin(TimeGenerated, 5m) | order by TimeGenerated desc', { AppMetrics: ROWS }, ALL, NOW)
+    const t = evaluate(
+      'AppMetrics | where Name == "consumer_freshness_seconds" | summarize max_freshness=max(Max) by bin(TimeGenerated, 5m) | order by TimeGenerated desc',
+      { AppMetrics: ROWS },
+      ALL,
+      NOW,
+    )
     expect(t.columns.map((c) => c.name)).toEqual(['TimeGenerated', 'max_freshness'])
     expect(t.rows).toEqual([['2026-11-22T11:55:00.000Z', 1.5]])
   })
@@ -67,7 +77,10 @@ describe('KQL evaluator (Log Analytics double)', () => {
     expect(err('AppMetrics | join kind=inner (AppMetrics) on Name').status).toBe(400)
   })
   test('rows from a real exposition: buckets dropped, values kept', () => {
-    const rows = metricRows('# TYPE consumer_kafka_lag gauge\nconsumer_kafka_lag 4\nhttp_request_duration_seconds_bucket{le="0.1"} 2\nhttp_request_duration_seconds_sum 0.3\n', new Date(NOW))
+    const rows = metricRows(
+      '# TYPE consumer_kafka_lag gauge\nconsumer_kafka_lag 4\nhttp_request_duration_seconds_bucket{le="0.1"} 2\nhttp_request_duration_seconds_sum 0.3\n',
+      new Date(NOW),
+    )
     expect(rows).toEqual([
       { TimeGenerated: '2026-11-22T12:00:00.000Z', Name: 'consumer_kafka_lag', Max: 4, Min: 4, Sum: 4, Count: 1 },
       { TimeGenerated: '2026-11-22T12:00:00.000Z', Name: 'http_request_duration_seconds_sum', Max: 0.3, Min: 0.3, Sum: 0.3, Count: 1 },

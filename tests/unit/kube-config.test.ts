@@ -1,9 +1,10 @@
 // loadKubeConfig resolves a kubeconfig the way kubectl does, and never falls back to localhost:8080.
-import { describe, test, expect, afterEach } from 'vitest'
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { loadKubeConfig, KubeConfigError } from '../../helpers/kube.ts'
+import { join } from 'node:path'
+import { afterEach, describe, expect, test } from 'vitest'
+import { KubeConfigError, loadKubeConfig } from '../../helpers/kube.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'kcfg-'))
 const saved = { HOME: process.env.HOME, KUBECONFIG: process.env.KUBECONFIG }
@@ -20,7 +21,10 @@ function config(name: string, o: { context: string; server: string; current?: st
     ? `{exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: kubelogin, args: [get-token, --login, azurecli, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630], interactiveMode: Never}}`
     : `{token: t-${name}}`
   const current = o.current === null ? '' : `current-context: ${o.current ?? o.context}\n`
-  writeFileSync(f, `apiVersion: v1\nkind: Config\nclusters: [{name: c-${name}, cluster: {server: "${o.server}"}}]\nusers: [{name: u-${name}, user: ${user}}]\ncontexts: [{name: ${o.context}, context: {cluster: c-${name}, user: u-${name}, namespace: txlookup}}]\n${current}`)
+  writeFileSync(
+    f,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: c-${name}, cluster: {server: "${o.server}"}}]\nusers: [{name: u-${name}, user: ${user}}]\ncontexts: [{name: ${o.context}, context: {cluster: c-${name}, user: u-${name}, namespace: txlookup}}]\n${current}`,
+  )
   return f
 }
 
@@ -31,7 +35,12 @@ describe('loadKubeConfig', () => {
     process.env.KUBECONFIG = [join(dir, 'missing'), a, b].join(':')
     const kc = loadKubeConfig()
     expect(kc.getCurrentContext()).toBe('aks-dev')
-    expect(kc.getContexts().map((c) => c.name).sort()).toEqual(['aks-dev', 'other'])
+    expect(
+      kc
+        .getContexts()
+        .map((c) => c.name)
+        .sort(),
+    ).toEqual(['aks-dev', 'other'])
     expect(loadKubeConfig({ context: 'other' }).getCurrentCluster()?.server).toBe('https://other.example:443')
   })
 

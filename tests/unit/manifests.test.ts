@@ -2,27 +2,38 @@
 // server would read it: the Kubernetes JSON schemas (kubernetes-models, Kubernetes >= 1.30) for types
 // and required fields, and a round trip through @kubernetes/client-node's ObjectSerializer for
 // unknown fields (the schemas allow them; the serializer drops them, so a difference is a typo).
-import { describe, test, expect } from 'vitest'
+
 import { execFileSync, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { parseAllDocuments } from 'yaml'
 // not re-exported from the package index (2.0.1); the package has no exports map, so the file is reachable
 import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js'
 import * as models from 'kubernetes-models'
+import { describe, expect, test } from 'vitest'
+import { parseAllDocuments } from 'yaml'
 import { renderJob } from '../../bin/job.ts'
 
 const root = resolve(new URL('../../', import.meta.url).pathname)
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
-const SHELL = { CLOSEOUT_WORKSPACE_ID: '0b6f1c3e-1111-4222-8333-444455556666', AZURE_SUBSCRIPTION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' }
+const SHELL = {
+  CLOSEOUT_WORKSPACE_ID: '0b6f1c3e-1111-4222-8333-444455556666',
+  AZURE_SUBSCRIPTION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+}
 const hasKubectl = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status === 0
 
-const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean)
+const docs = (text: string): Obj[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean)
 const kustomize = (dir: string): Obj[] => docs(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }))
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? yamlFiles(join(dir, e.name)) : /\.ya?ml$/.test(e.name) && e.name !== 'kustomization.yaml' && !dir.includes('/target') ? [join(dir, e.name)] : [],
+    e.isDirectory()
+      ? yamlFiles(join(dir, e.name))
+      : /\.ya?ml$/.test(e.name) && e.name !== 'kustomization.yaml' && !dir.includes('/target')
+        ? [join(dir, e.name)]
+        : [],
   )
 }
 
@@ -55,7 +66,12 @@ function problems(o: Obj, where: string): string[] {
 
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys)
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([x], [y]) => x.localeCompare(y)).map(([k, x]) => [k, sortKeys(x)]))
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .sort(([x], [y]) => x.localeCompare(y))
+        .map(([k, x]) => [k, sortKeys(x)]),
+    )
   return v
 }
 
@@ -71,15 +87,44 @@ function firstDifference(a: unknown, b: unknown, path = ''): string {
 }
 
 const renders = (): [string, Obj[]][] => [
-  ['job render', docs(renderJob({ target: join(root, 'fixtures/targets/aks-dev.yaml'), tags: ['closeout'], env: SHELL, now: new Date('2026-11-22T10:00:00Z') }))],
-  ['job render --allow-mutations --workload-identity', docs(renderJob({ target: join(root, 'fixtures/targets/aks-dev.yaml'), tags: ['rehearsal'], env: SHELL, allowMutations: true, workloadIdentityClientId: '5f0c9a1e-2b3c-4d5e-8f90-1234567890ab', envFromSecret: 's' }))],
-  ...(hasKubectl ? (['aks-dev', 'aks-dev-mutations'].map((o) => [`kustomize ${o}`, kustomize(join(root, 'deploy/kustomize/overlays', o))]) as [string, Obj[]][]) : []),
+  [
+    'job render',
+    docs(
+      renderJob({
+        target: join(root, 'fixtures/targets/aks-dev.yaml'),
+        tags: ['closeout'],
+        env: SHELL,
+        now: new Date('2026-11-22T10:00:00Z'),
+      }),
+    ),
+  ],
+  [
+    'job render --allow-mutations --workload-identity',
+    docs(
+      renderJob({
+        target: join(root, 'fixtures/targets/aks-dev.yaml'),
+        tags: ['rehearsal'],
+        env: SHELL,
+        allowMutations: true,
+        workloadIdentityClientId: '5f0c9a1e-2b3c-4d5e-8f90-1234567890ab',
+        envFromSecret: 's',
+      }),
+    ),
+  ],
+  ...(hasKubectl
+    ? (['aks-dev', 'aks-dev-mutations'].map((o) => [`kustomize ${o}`, kustomize(join(root, 'deploy/kustomize/overlays', o))]) as [
+        string,
+        Obj[],
+      ][])
+    : []),
 ]
 
 describe('deploy/ manifests against the Kubernetes schemas', () => {
   test('every YAML file under deploy/ (not kustomization files)', () => {
     const files = yamlFiles('deploy')
-    expect(files).toEqual(expect.arrayContaining(['deploy/k8s/job.yaml', 'deploy/k8s/role.yaml', 'deploy/k8s/mutations/role-mutations.yaml']))
+    expect(files).toEqual(
+      expect.arrayContaining(['deploy/k8s/job.yaml', 'deploy/k8s/role.yaml', 'deploy/k8s/mutations/role-mutations.yaml']),
+    )
     expect(files.flatMap((f) => docs(readFileSync(join(root, f), 'utf8')).flatMap((o) => problems(o, f)))).toEqual([])
   })
 
@@ -103,15 +148,32 @@ describe('deploy/ manifests against the Kubernetes schemas', () => {
 describe.skipIf(!hasKubectl)('kustomize: deploy/kustomize/overlays/aks-dev', () => {
   test('renders the runner with the image, workload identity, profile and hardened Job', () => {
     const objs = kustomize(join(root, 'deploy/kustomize/overlays/aks-dev'))
-    expect(objs.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'Job', 'PersistentVolumeClaim', 'Role', 'RoleBinding', 'ServiceAccount'])
+    expect(objs.map((o) => o.kind).sort()).toEqual([
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'ConfigMap',
+      'Job',
+      'PersistentVolumeClaim',
+      'Role',
+      'RoleBinding',
+      'ServiceAccount',
+    ])
     const job = objs.find((o) => o.kind === 'Job')!
     const pod = job.spec.template.spec
     const c = pod.containers[0]
     expect(c.image).toMatch(/^REGISTRY\.azurecr\.io\/closeout[:@]/)
     expect(c.args).toEqual(['--tag', 'closeout', '--target', '/app/fixtures/targets/in-cluster/aks-dev.yaml'])
     expect(job.spec.template.metadata.labels['azure.workload.identity/use']).toBe('true')
-    expect(objs.find((o) => o.kind === 'ServiceAccount')!.metadata.annotations['azure.workload.identity/client-id']).toMatch(/^[0-9a-f-]{36}$/)
-    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
+    expect(objs.find((o) => o.kind === 'ServiceAccount')!.metadata.annotations['azure.workload.identity/client-id']).toMatch(
+      /^[0-9a-f-]{36}$/,
+    )
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    })
     // the generated ConfigMap (hash suffix) is the one mounted where --target points
     const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('closeout-target'))!
     expect(pod.volumes.find((v: Obj) => v.name === 'target').configMap.name).toBe(cm.metadata.name)
@@ -121,14 +183,20 @@ describe.skipIf(!hasKubectl)('kustomize: deploy/kustomize/overlays/aks-dev', () 
 
   test('the mutations Role is an optional component, with --allow-mutations on the Job', () => {
     const objs = kustomize(join(root, 'deploy/kustomize/overlays/aks-dev-mutations'))
-    expect(objs.filter((o) => o.metadata.name === 'closeout-mutations').map((o) => o.kind).sort()).toEqual(['Role', 'RoleBinding'])
+    expect(
+      objs
+        .filter((o) => o.metadata.name === 'closeout-mutations')
+        .map((o) => o.kind)
+        .sort(),
+    ).toEqual(['Role', 'RoleBinding'])
     expect(objs.find((o) => o.kind === 'Job')!.spec.template.spec.containers[0].args.at(-1)).toBe('--allow-mutations')
   })
 
   test('another namespace: every namespaced object, the RoleBinding subjects and the ClusterRole resourceNames follow it', () => {
     const tmp = mkdtempSync(join(root, 'deploy/kustomize/.ns-test-'))
     try {
-      for (const d of ['base', 'components', 'overlays']) cpSync(join(root, 'deploy/kustomize', d), join(tmp, 'kustomize', d), { recursive: true })
+      for (const d of ['base', 'components', 'overlays'])
+        cpSync(join(root, 'deploy/kustomize', d), join(tmp, 'kustomize', d), { recursive: true })
       cpSync(join(root, 'deploy/k8s'), join(tmp, 'k8s'), { recursive: true })
       const k = join(tmp, 'kustomize/overlays/aks-dev/kustomization.yaml')
       const text = readFileSync(k, 'utf8').replace(/^namespace: txlookup$/m, 'namespace: other-ns')
@@ -137,7 +205,8 @@ describe.skipIf(!hasKubectl)('kustomize: deploy/kustomize/overlays/aks-dev', () 
       const objs = kustomize(join(tmp, 'kustomize/overlays/aks-dev-mutations'))
       const namespaced = objs.filter((o) => !o.kind.startsWith('Cluster'))
       expect(namespaced.map((o) => `${o.kind}:${o.metadata.namespace}`).filter((s) => !s.endsWith(':other-ns'))).toEqual([])
-      for (const b of objs.filter((o) => o.kind.endsWith('Binding'))) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'closeout-runner', namespace: 'other-ns' }])
+      for (const b of objs.filter((o) => o.kind.endsWith('Binding')))
+        expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'closeout-runner', namespace: 'other-ns' }])
       expect(objs.find((o) => o.kind === 'ClusterRole')!.rules[0].resourceNames).toEqual(['other-ns'])
       expect(JSON.stringify(objs.filter((o) => o.kind !== 'ConfigMap'))).not.toContain('txlookup')
     } finally {

@@ -1,19 +1,21 @@
 // helpers/monitor.ts, what the request carries: a relative {duration} timespan or an absolute window
 // on the wire, the private CA given per call (caFile, no process-wide variable), the request record
 // (URL + workspace, never the token), and a deadline that closes the socket instead of leaving it open.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { createServer, type Server } from 'node:https'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, type Server } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ensurePki } from '../../fixtures/local-env/sim/pki.ts'
-import { queryAzureMonitor, MonitorError } from '../../helpers/monitor.ts'
+import { MonitorError, queryAzureMonitor } from '../../helpers/monitor.ts'
 
 const TOKEN = 'unit-token-timespan-0815'
 const WS = '99999999-2222-4333-8444-555555555555'
-const QUERY = 'AppMetrics | where Name == "consumer_freshness_seconds" | summarize max_freshness=max(Max) by bin(TimeGenerated, 5m) | order by TimeGenerated desc'
+const QUERY =
+  'AppMetrics | where Name == "consumer_freshness_seconds" | summarize max_freshness=max(Max) by bin(TimeGenerated, 5m) | order by TimeGenerated desc'
 
 let dir: string
 let caFile: string
@@ -27,19 +29,35 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'monitor-timespan-'))
   const pki = ensurePki(join(dir, 'pki'))
   caFile = pki.caCert
-  server = createServer({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) }, (req: IncomingMessage, res: ServerResponse) => {
-    let b = ''
-    req.on('data', (d: Buffer) => (b += d.toString()))
-    req.on('end', () => {
-      bodies.push(JSON.parse(b) as { timespan?: string })
-      if (hang) {
-        res.on('close', () => closedEarly++)
-        return
-      }
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
-      res.end(JSON.stringify({ tables: [{ name: 'PrimaryResult', columns: [{ name: 'TimeGenerated', type: 'datetime' }, { name: 'max_freshness', type: 'real' }], rows: [['2026-11-22T12:00:00Z', 1.2]] }] }))
-    })
-  })
+  server = createServer(
+    { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) },
+    (req: IncomingMessage, res: ServerResponse) => {
+      let b = ''
+      req.on('data', (d: Buffer) => (b += d.toString()))
+      req.on('end', () => {
+        bodies.push(JSON.parse(b) as { timespan?: string })
+        if (hang) {
+          res.on('close', () => closedEarly++)
+          return
+        }
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
+        res.end(
+          JSON.stringify({
+            tables: [
+              {
+                name: 'PrimaryResult',
+                columns: [
+                  { name: 'TimeGenerated', type: 'datetime' },
+                  { name: 'max_freshness', type: 'real' },
+                ],
+                rows: [['2026-11-22T12:00:00Z', 1.2]],
+              },
+            ],
+          }),
+        )
+      })
+    },
+  )
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
   delete process.env.CLOSEOUT_LOCAL_CA_FILE
@@ -52,7 +70,16 @@ afterAll(() => {
 })
 
 const ask = (extra: Partial<Parameters<typeof queryAzureMonitor>[0]>) =>
-  queryAzureMonitor({ workspaceId: WS, endpoint, query: QUERY, timespan: { duration: 'PT30M' }, credential: { token: TOKEN }, timeoutMs: 5000, caFile, ...extra })
+  queryAzureMonitor({
+    workspaceId: WS,
+    endpoint,
+    query: QUERY,
+    timespan: { duration: 'PT30M' },
+    credential: { token: TOKEN },
+    timeoutMs: 5000,
+    caFile,
+    ...extra,
+  })
 
 describe('queryAzureMonitor requests', () => {
   test('{duration} goes on the wire as an ISO 8601 duration; the record names URL and workspace, not the token', async () => {
@@ -60,7 +87,13 @@ describe('queryAzureMonitor requests', () => {
     const r = await ask({})
     expect(bodies[0]).toEqual({ query: QUERY, timespan: 'PT30M' })
     expect(r.rows).toEqual([{ TimeGenerated: '2026-11-22T12:00:00.000Z', max_freshness: 1.2 }])
-    expect(r.request).toMatchObject({ kind: 'azure-monitor', url: `${endpoint}/workspaces/${WS}/query`, workspace: WS, timespan: 'PT30M', query: QUERY })
+    expect(r.request).toMatchObject({
+      kind: 'azure-monitor',
+      url: `${endpoint}/workspaces/${WS}/query`,
+      workspace: WS,
+      timespan: 'PT30M',
+      query: QUERY,
+    })
     expect(JSON.stringify(r)).not.toContain(TOKEN)
   })
 

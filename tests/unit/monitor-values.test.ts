@@ -1,9 +1,14 @@
 // Which number in the monitoring rows is the measurement (consumer-freshness compares it with the SLO).
-import { test, expect } from 'vitest'
+import { expect, test } from 'vitest'
 import { maxMetricValue } from '../../helpers/monitor-values.ts'
 
 test('KQL rows: the max_* aggregate, also when it arrives as a decimal string; time columns never count', () => {
-  expect(maxMetricValue([{ TimeGenerated: '2026-12-01T10:00:00Z', max_freshness: 2.5 }, { TimeGenerated: '2026-12-01T10:05:00Z', max_freshness: '4.25' }])).toBe(4.25)
+  expect(
+    maxMetricValue([
+      { TimeGenerated: '2026-12-01T10:00:00Z', max_freshness: 2.5 },
+      { TimeGenerated: '2026-12-01T10:05:00Z', max_freshness: '4.25' },
+    ]),
+  ).toBe(4.25)
   // an extra numeric column beside the aggregate is not the measurement
   expect(maxMetricValue([{ TimeGenerated: 't', max_freshness: 3, samples: 120 }])).toBe(3)
 })

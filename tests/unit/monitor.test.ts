@@ -1,20 +1,22 @@
 // helpers/monitor.ts: the real LogsQueryClient against the Log Analytics double (HTTPS, a private CA
 // trusted only through CLOSEOUT_LOCAL_CA_FILE), PromQL over HTTP, and how every failure is classified.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { createServer as createHttps, type Server as HttpsServer } from 'node:https'
-import { createServer as createHttp, type Server, type IncomingMessage, type ServerResponse } from 'node:http'
+
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttps, type Server as HttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
-import { ensurePki, type Pki } from '../../fixtures/local-env/sim/pki.ts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startLaDouble } from '../../fixtures/local-env/la-double.ts'
-import { queryAzureMonitor, queryPrometheus, MonitorError } from '../../helpers/monitor.ts'
+import { ensurePki, type Pki } from '../../fixtures/local-env/sim/pki.ts'
 import { AccessError } from '../../helpers/access.ts'
+import { MonitorError, queryAzureMonitor, queryPrometheus } from '../../helpers/monitor.ts'
 
 const TOKEN = 'unit-secret-token-4711'
 const WS = '11111111-2222-4333-8444-555555555555'
-const LAG = 'AppMetrics | where Name == "consumer_kafka_lag" | summarize max_lag=max(Max) by bin(TimeGenerated, 5m) | order by TimeGenerated desc'
+const LAG =
+  'AppMetrics | where Name == "consumer_kafka_lag" | summarize max_lag=max(Max) by bin(TimeGenerated, 5m) | order by TimeGenerated desc'
 const span = () => ({ startTime: new Date(Date.now() - 30 * 60_000), endTime: new Date(Date.now() + 60_000) })
 
 let dir: string
@@ -70,7 +72,16 @@ beforeAll(async () => {
   exporter = await http((_req, res) => res.end(`# TYPE consumer_kafka_lag gauge\nconsumer_kafka_lag ${lag++}\n`))
   for (const faults of [[], ['monitoring-forbidden']]) {
     const p = await freePort()
-    const d = startLaDouble({ port: p, faults, token: TOKEN, workspaceId: WS, tlsKey: pki.serverKey, tlsCert: pki.serverCert, scrapePorts: [port(exporter)], scrapeIntervalMs: 100 })
+    const d = startLaDouble({
+      port: p,
+      faults,
+      token: TOKEN,
+      workspaceId: WS,
+      tlsKey: pki.serverKey,
+      tlsCert: pki.serverCert,
+      scrapePorts: [port(exporter)],
+      scrapeIntervalMs: 100,
+    })
     closers.push(() => d.stop())
     await listening(d.server)
     if (faults.length) forbiddenUrl = `https://127.0.0.1:${p}/v1`
@@ -151,7 +162,16 @@ describe('queryAzureMonitor (real LogsQueryClient)', () => {
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(
         JSON.stringify({
-          tables: [{ name: 'PrimaryResult', columns: [{ name: 'TimeGenerated', type: 'datetime' }, { name: 'max_lag', type: 'real' }], rows: [['2026-11-22T11:55:00Z', 4]] }],
+          tables: [
+            {
+              name: 'PrimaryResult',
+              columns: [
+                { name: 'TimeGenerated', type: 'datetime' },
+                { name: 'max_lag', type: 'real' },
+              ],
+              rows: [['2026-11-22T11:55:00Z', 4]],
+            },
+          ],
           error: { code: 'PartialError', message: 'some shards timed out', details: [{ code: 'QueryTimeout', message: 'x' }] },
         }),
       )
@@ -180,11 +200,34 @@ describe('queryPrometheus', () => {
       if (q.includes('(((')) return send(400, { status: 'error', errorType: 'bad_data', error: 'parse error' })
       if (q === 'boom') return send(500, { status: 'error', errorType: 'internal', error: 'boom' })
       if (q === 'hang') return
-      send(200, { status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values: [[1763812800, '3'], [1763812815, '0']] }] } })
+      send(200, {
+        status: 'success',
+        data: {
+          resultType: 'matrix',
+          result: [
+            {
+              metric: {},
+              values: [
+                [1763812800, '3'],
+                [1763812815, '0'],
+              ],
+            },
+          ],
+        },
+      })
     })
   })
   const pq = (extra: Partial<Parameters<typeof queryPrometheus>[0]> = {}) =>
-    queryPrometheus({ url: `http://127.0.0.1:${port(prom)}`, query: 'max(consumer_kafka_lag)', start: new Date(1763812800_000), end: new Date(1763812815_000), stepSeconds: 15, bearerToken: TOKEN, timeoutMs: 3000, ...extra })
+    queryPrometheus({
+      url: `http://127.0.0.1:${port(prom)}`,
+      query: 'max(consumer_kafka_lag)',
+      start: new Date(1763812800_000),
+      end: new Date(1763812815_000),
+      stepSeconds: 15,
+      bearerToken: TOKEN,
+      timeoutMs: 3000,
+      ...extra,
+    })
 
   test('query_range rows with the window and step sent', async () => {
     const r = await pq()

@@ -1,14 +1,15 @@
 // OTLP/HTTP and webhook receivers on local endpoints get what they should; the webhook URL never
 // reaches what the exporter prints.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createServer, type Server } from 'node:http'
+
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
-import { buildSpans, exportOtel, tracesEndpoint, type OtlpSpan } from '../../helpers/otel.ts'
-import { detectFormat, notify, redactNotifyArgs } from '../../helpers/notify.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exportRun } from '../../helpers/export-run.ts'
+import { detectFormat, notify, redactNotifyArgs } from '../../helpers/notify.ts'
+import { buildSpans, exportOtel, type OtlpSpan, tracesEndpoint } from '../../helpers/otel.ts'
 
 interface Received {
   url: string
@@ -38,8 +39,28 @@ const bundle = mkdtempSync(join(tmpdir(), 'otel-'))
 writeFileSync(
   join(bundle, 'evidence.jsonl'),
   [
-    { gate: 'smoke-200', suite: 'closeout', step: 'GET /admin/tx/tx-1 (expect 200)', kind: 'http', command: 'GET /admin/tx/tx-1', target: 'http://127.0.0.1/admin/tx/tx-1', startedAt: '2026-12-01T13:00:01.000Z', finishedAt: '2026-12-01T13:00:01.020Z', httpStatus: 500, result: 'fail' },
-    { gate: 'baseline', suite: 'closeout', step: 'namespace txlookup', kind: 'k8s', startedAt: '2026-12-01T13:00:00.100Z', finishedAt: '2026-12-01T13:00:00.140Z', exitCode: 0, result: 'info' },
+    {
+      gate: 'smoke-200',
+      suite: 'closeout',
+      step: 'GET /admin/tx/tx-1 (expect 200)',
+      kind: 'http',
+      command: 'GET /admin/tx/tx-1',
+      target: 'http://127.0.0.1/admin/tx/tx-1',
+      startedAt: '2026-12-01T13:00:01.000Z',
+      finishedAt: '2026-12-01T13:00:01.020Z',
+      httpStatus: 500,
+      result: 'fail',
+    },
+    {
+      gate: 'baseline',
+      suite: 'closeout',
+      step: 'namespace txlookup',
+      kind: 'k8s',
+      startedAt: '2026-12-01T13:00:00.100Z',
+      finishedAt: '2026-12-01T13:00:00.140Z',
+      exitCode: 0,
+      result: 'info',
+    },
   ]
     .map((r) => JSON.stringify(r))
     .join('\n') + '\n',
@@ -53,7 +74,14 @@ const summary = {
   decision: 'NO_GO',
   gates: [
     { id: 'baseline', suite: 'closeout', status: 'passed', classification: null, reason: null, durationMs: 60 },
-    { id: 'smoke-200', suite: 'closeout', status: 'failed', classification: 'SMOKE_FAILED', reason: 'GET /admin/tx/tx-1 answered 500, expected 200', durationMs: 30 },
+    {
+      id: 'smoke-200',
+      suite: 'closeout',
+      status: 'failed',
+      classification: 'SMOKE_FAILED',
+      reason: 'GET /admin/tx/tx-1 answered 500, expected 200',
+      durationMs: 30,
+    },
   ],
   classifications: ['SMOKE_FAILED'],
   retry: { owner: 'release-engineering', retryAtUtc: '2026-12-01T17:00:00Z', unblockCriteria: ['SMOKE_FAILED: …'] },
@@ -89,13 +117,19 @@ describe('OpenTelemetry export', () => {
 
   it('the traces endpoint follows the OTLP exporter variables', () => {
     expect(tracesEndpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' })).toBe('http://c:4318/v1/traces')
-    expect(tracesEndpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t/x' })).toBe('http://t/x')
+    expect(tracesEndpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://t/x' })).toBe(
+      'http://t/x',
+    )
     expect(tracesEndpoint({})).toBeUndefined()
   })
 
   it('a local OTLP/HTTP receiver gets the spans as OTLP JSON on /v1/traces, with the configured headers', async () => {
     received.length = 0
-    const r = await exportOtel(summary, { OTEL_EXPORTER_OTLP_ENDPOINT: base, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k123', OTEL_SERVICE_NAME: 'closeout-ci' })
+    const r = await exportOtel(summary, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: base,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k123',
+      OTEL_SERVICE_NAME: 'closeout-ci',
+    })
     expect(r).toEqual({ endpoint: `${base}/v1/traces`, spans: 5 })
     expect(received).toHaveLength(1)
     expect(received[0].url).toBe('/v1/traces')
@@ -127,7 +161,10 @@ describe('notifications', () => {
   it('a Slack receiver gets the decision, the failing gate with its class, retry and links', async () => {
     received.length = 0
     answer = 200
-    const r = await notify(`${base}/services/T000/B000/SECRETPATH`, summary, { format: 'slack', env: { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_ID: '42' } })
+    const r = await notify(`${base}/services/T000/B000/SECRETPATH`, summary, {
+      format: 'slack',
+      env: { GITHUB_SERVER_URL: 'https://github.com', GITHUB_REPOSITORY: 'o/r', GITHUB_RUN_ID: '42' },
+    })
     expect(r).toEqual({ format: 'slack', status: 200 })
     const body = received[0].body as { text: string; blocks: { text?: { text: string }; elements?: { text: string }[] }[] }
     expect(body.text).toBe('closeout closeout: NO_GO')
@@ -140,7 +177,13 @@ describe('notifications', () => {
   it('a Teams workflow receiver gets an Adaptive Card with the facts and the failing gate', async () => {
     received.length = 0
     await notify(`${base}/workflows/x/triggers/manual/paths/invoke?sig=SECRETSIG`, summary, { format: 'teams', env: {} })
-    const body = received[0].body as { type: string; attachments: { contentType: string; content: { type: string; body: { type: string; text?: string; facts?: { title: string; value: string }[] }[] } }[] }
+    const body = received[0].body as {
+      type: string
+      attachments: {
+        contentType: string
+        content: { type: string; body: { type: string; text?: string; facts?: { title: string; value: string }[] }[] }
+      }[]
+    }
     expect(body.type).toBe('message')
     expect(body.attachments[0].contentType).toBe('application/vnd.microsoft.card.adaptive')
     const card = body.attachments[0].content
@@ -155,10 +198,18 @@ describe('notifications', () => {
     await expect(notify(url, summary, { format: 'slack' })).rejects.toThrow(/the Slack webhook answered HTTP 403 \(the URL is not shown/)
     const lines = await exportRun(summary, { notifyUrl: url, notifyFormat: 'slack', env: {} })
     expect(lines.join('\n')).not.toMatch(/SECRETPATH|127\.0\.0\.1/)
-    expect(lines).toEqual(['notify: the Slack webhook answered HTTP 403 (the URL is not shown; check it is current and the workflow is on)'])
+    expect(lines).toEqual([
+      'notify: the Slack webhook answered HTTP 403 (the URL is not shown; check it is current and the workflow is on)',
+    ])
     const down = await exportRun(summary, { notifyUrl: 'http://127.0.0.1:1/hook/SECRETPATH', notifyFormat: 'teams', env: {} })
     expect(down.join('\n')).not.toMatch(/SECRETPATH/)
     answer = 200
-    expect(redactNotifyArgs(['--tag', 'closeout', '--notify', url, `--notify=${url}`])).toEqual(['--tag', 'closeout', '--notify', '***', '--notify=***'])
+    expect(redactNotifyArgs(['--tag', 'closeout', '--notify', url, `--notify=${url}`])).toEqual([
+      '--tag',
+      'closeout',
+      '--notify',
+      '***',
+      '--notify=***',
+    ])
   })
 })

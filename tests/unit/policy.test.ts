@@ -1,9 +1,16 @@
-import { describe, expect, it } from 'vitest'
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { applyPolicy, checkPolicyGates, countsForDecision, policyMarkdown, PolicySchema, type DecisionPolicy } from '../../helpers/policy.ts'
+import { describe, expect, it } from 'vitest'
 import { decide } from '../../helpers/decision.ts'
+import {
+  applyPolicy,
+  checkPolicyGates,
+  countsForDecision,
+  type DecisionPolicy,
+  PolicySchema,
+  policyMarkdown,
+} from '../../helpers/policy.ts'
 import { loadProfile, ProfileError } from '../../helpers/profile.ts'
 
 const now = new Date('2026-12-01T12:00:00Z')
@@ -12,7 +19,13 @@ const run = () => [
   { id: 'baseline', suite: 'closeout', status: 'passed', classification: null, reason: null },
   { id: 'smoke-200', suite: 'closeout', status: 'passed', classification: null, reason: null },
   { id: 'consumer-lag', suite: 'closeout', status: 'passed', classification: null, reason: null },
-  { id: 'consumer-freshness', suite: 'closeout', status: 'failed', classification: 'FRESHNESS_SLO_BREACHED', reason: 'max freshness 42 s > SLO 5 s' },
+  {
+    id: 'consumer-freshness',
+    suite: 'closeout',
+    status: 'failed',
+    classification: 'FRESHNESS_SLO_BREACHED',
+    reason: 'max freshness 42 s > SLO 5 s',
+  },
 ]
 const waiver = (expiresAt: string, extra: Partial<DecisionPolicy['waivers'][number]> = {}) => ({
   gate: 'consumer-freshness',
@@ -56,7 +69,9 @@ describe('decision policy', () => {
   })
 
   it('a waiver for another classification or another suite does not match', () => {
-    expect(decideWith({ waivers: [waiver('2026-12-31T00:00:00Z', { classification: 'SMOKE_FAILED' })], advisory: [] }).decision).toBe('NO_GO')
+    expect(decideWith({ waivers: [waiver('2026-12-31T00:00:00Z', { classification: 'SMOKE_FAILED' })], advisory: [] }).decision).toBe(
+      'NO_GO',
+    )
     const o = decideWith({ waivers: [waiver('2026-12-31T00:00:00Z', { gate: 'rehearsal/consumer-freshness' })], advisory: [] })
     expect(o.decision).toBe('NO_GO')
     expect(o.o.waiversUnused).toHaveLength(1)
@@ -85,17 +100,26 @@ describe('decision policy', () => {
   })
 
   it('names policy entries for gates the catalogue lacks', () => {
-    const p = PolicySchema.parse({ waivers: [waiver('2026-12-31T00:00:00Z', { gate: 'consumer-fresness' })], advisory: ['readiness/dlq-backlog'] })
-    expect(checkPolicyGates(p, [{ id: 'consumer-freshness', suite: 'closeout' }, { id: 'dlq-backlog', suite: 'readiness' }])).toEqual([
-      'policy.waivers[0].gate: no gate "consumer-fresness" in the catalogue (./closeout test --list shows the ids)',
-    ])
+    const p = PolicySchema.parse({
+      waivers: [waiver('2026-12-31T00:00:00Z', { gate: 'consumer-fresness' })],
+      advisory: ['readiness/dlq-backlog'],
+    })
+    expect(
+      checkPolicyGates(p, [
+        { id: 'consumer-freshness', suite: 'closeout' },
+        { id: 'dlq-backlog', suite: 'readiness' },
+      ]),
+    ).toEqual(['policy.waivers[0].gate: no gate "consumer-fresness" in the catalogue (./closeout test --list shows the ids)'])
   })
 
   it('the profile loader validates the policy section with key paths', () => {
     const dir = mkdtempSync(join(tmpdir(), 'policy-'))
     const base = loadProfileText('fixtures/targets/local.yaml')
     const file = join(dir, 't.yaml')
-    writeFileSync(file, `${base}\npolicy:\n  waivers:\n    - gate: consumer-freshness\n      classification: FRESHNESS_SLO_BREACHED\n      reason: short\n      owner: x\n      ticket: T-1\n      expiresAt: tomorrow\n`)
+    writeFileSync(
+      file,
+      `${base}\npolicy:\n  waivers:\n    - gate: consumer-freshness\n      classification: FRESHNESS_SLO_BREACHED\n      reason: short\n      owner: x\n      ticket: T-1\n      expiresAt: tomorrow\n`,
+    )
     expect(() => loadProfile(file)).toThrow(ProfileError)
     try {
       loadProfile(file)

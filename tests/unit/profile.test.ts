@@ -1,8 +1,8 @@
-import { describe, test, expect } from 'vitest'
-import { mkdtempSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { loadProfile, ProfileError, fillCommand, interpolate, profileSecrets } from '../../helpers/profile.ts'
+import { join } from 'node:path'
+import { describe, expect, test } from 'vitest'
+import { fillCommand, interpolate, loadProfile, ProfileError, profileSecrets } from '../../helpers/profile.ts'
 
 const root = new URL('../..', import.meta.url).pathname
 const localYaml = readFileSync(join(root, 'fixtures/targets/local.yaml'), 'utf8')
@@ -32,7 +32,10 @@ describe('target profiles', () => {
       expect(p.kube.namespace).toBe('txlookup')
       expect(p.monitoring.freshnessSloSeconds).toBe(5)
     }
-    const aks = loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), { CLOSEOUT_WORKSPACE_ID: 'ws-1', AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-0000000000a1' })
+    const aks = loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), {
+      CLOSEOUT_WORKSPACE_ID: 'ws-1',
+      AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-0000000000a1',
+    })
     expect(aks.api).toMatchObject({ service: 'tx-lookup-api', port: 8000 })
     expect(aks.eventhubs).toEqual({ host: 'nsc-evh-dev.servicebus.windows.net', port: 9093 })
     expect(aks.rehearsal?.migrateCommand).toEqual(['alembic', 'upgrade', 'head'])
@@ -73,33 +76,81 @@ describe('target profiles', () => {
   })
   test('consumer.registry: optional, strict, key paths in errors, the token is a profile secret', () => {
     const local = loadProfile(write(localYaml), { CLOSEOUT_LOCAL_REGISTRY_TOKEN: 'registry-token-123' })
-    expect(local.consumer.registry).toMatchObject({ kind: 'acr', repository: 'txlookup/consumer', credential: { token: 'registry-token-123' }, pageSize: 100 })
+    expect(local.consumer.registry).toMatchObject({
+      kind: 'acr',
+      repository: 'txlookup/consumer',
+      credential: { token: 'registry-token-123' },
+      pageSize: 100,
+    })
     expect(profileSecrets(local, {})).toContain('registry-token-123')
-    const aks = loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), { CLOSEOUT_WORKSPACE_ID: 'ws-1', AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-0000000000a1' })
-    expect(aks.consumer.registry).toMatchObject({ kind: 'acr', url: 'https://nscacrdevw4mlu8.azurecr.io', repository: 'txlookup/consumer', credential: 'default' })
-    const without = localYaml.replace(/  registry:\n(    .*\n)+/, '')
+    const aks = loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), {
+      CLOSEOUT_WORKSPACE_ID: 'ws-1',
+      AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-0000000000a1',
+    })
+    expect(aks.consumer.registry).toMatchObject({
+      kind: 'acr',
+      url: 'https://nscacrdevw4mlu8.azurecr.io',
+      repository: 'txlookup/consumer',
+      credential: 'default',
+    })
+    const without = localYaml.replace(/ {2}registry:\n( {4}.*\n)+/, '')
     expect(without).not.toContain('registry:')
     expect(loadProfile(write(without), {}).consumer.registry).toBeUndefined()
     expect(problems(localYaml.replace('    kind: acr', '    kind: ecr')).join('\n')).toMatch(/consumer\.registry\.kind: /)
-    expect(problems(localYaml.replace('    repository: txlookup/consumer', '    repository: txlookup/consumer\n    repo: x')).join('\n')).toMatch(/consumer\.registry: unknown key "repo"/)
-    expect(problems(localYaml.replace('    repository: txlookup/consumer', '    repository: TxLookup Consumer')).join('\n')).toMatch(/consumer\.registry\.repository: must be a lower-case repository path/)
+    expect(
+      problems(localYaml.replace('    repository: txlookup/consumer', '    repository: txlookup/consumer\n    repo: x')).join('\n'),
+    ).toMatch(/consumer\.registry: unknown key "repo"/)
+    expect(problems(localYaml.replace('    repository: txlookup/consumer', '    repository: TxLookup Consumer')).join('\n')).toMatch(
+      /consumer\.registry\.repository: must be a lower-case repository path/,
+    )
   })
   test('aks: optional, strict, key paths in errors, AZURE_SUBSCRIPTION_ID in aks-dev, the token is a profile secret', () => {
-    const local = loadProfile(write(localYaml), { CLOSEOUT_LOCAL_ARM_TOKEN: 'arm-token-123', CLOSEOUT_LOCAL_ARM_URL: 'https://127.0.0.1:47446' })
-    expect(local.aks).toMatchObject({ resourceGroup: '2dt-final-team4', name: 'nsc-aks-dev', endpoint: 'https://127.0.0.1:47446', credential: { token: 'arm-token-123' } })
+    const local = loadProfile(write(localYaml), {
+      CLOSEOUT_LOCAL_ARM_TOKEN: 'arm-token-123',
+      CLOSEOUT_LOCAL_ARM_URL: 'https://127.0.0.1:47446',
+    })
+    expect(local.aks).toMatchObject({
+      resourceGroup: '2dt-final-team4',
+      name: 'nsc-aks-dev',
+      endpoint: 'https://127.0.0.1:47446',
+      credential: { token: 'arm-token-123' },
+    })
     expect(profileSecrets(local, {})).toContain('arm-token-123')
-    const aks = loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), { CLOSEOUT_WORKSPACE_ID: 'ws-1', AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-0000000000a1' })
-    expect(aks.aks).toEqual({ subscriptionId: '00000000-0000-0000-0000-0000000000a1', resourceGroup: '2dt-final-team4', name: 'nsc-aks-dev', endpoint: 'https://management.azure.com', credential: 'default', timeoutMs: 20000 })
-    expect(() => loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), { CLOSEOUT_WORKSPACE_ID: 'ws-1' })).toThrow(/aks\.subscriptionId: environment variable AZURE_SUBSCRIPTION_ID is not set/)
-    const without = localYaml.replace(/^aks:\n(  .*\n)+/m, '')
+    const aks = loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), {
+      CLOSEOUT_WORKSPACE_ID: 'ws-1',
+      AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-0000000000a1',
+    })
+    expect(aks.aks).toEqual({
+      subscriptionId: '00000000-0000-0000-0000-0000000000a1',
+      resourceGroup: '2dt-final-team4',
+      name: 'nsc-aks-dev',
+      endpoint: 'https://management.azure.com',
+      credential: 'default',
+      timeoutMs: 20000,
+    })
+    expect(() => loadProfile(join(root, 'fixtures/targets/aks-dev.yaml'), { CLOSEOUT_WORKSPACE_ID: 'ws-1' })).toThrow(
+      /aks\.subscriptionId: environment variable AZURE_SUBSCRIPTION_ID is not set/,
+    )
+    const without = localYaml.replace(/^aks:\n( {2}.*\n)+/m, '')
     expect(without).not.toMatch(/^aks:/m)
     expect(loadProfile(write(without), {}).aks).toBeUndefined()
-    expect(problems(localYaml.replace('  name: nsc-aks-dev', '  name: nsc-aks-dev\n  cluster: x')).join('\n')).toMatch(/aks: unknown key "cluster"/)
-    expect(problems(localYaml.replace(/subscriptionId: \S+/, 'subscriptionId: my-sub')).join('\n')).toMatch(/aks\.subscriptionId: must be a subscription id/)
-    expect(problems(localYaml.replace('  name: nsc-aks-dev', '  name: nsc aks dev')).join('\n')).toMatch(/aks\.name: must be an AKS cluster name/)
+    expect(problems(localYaml.replace('  name: nsc-aks-dev', '  name: nsc-aks-dev\n  cluster: x')).join('\n')).toMatch(
+      /aks: unknown key "cluster"/,
+    )
+    expect(problems(localYaml.replace(/subscriptionId: \S+/, 'subscriptionId: my-sub')).join('\n')).toMatch(
+      /aks\.subscriptionId: must be a subscription id/,
+    )
+    expect(problems(localYaml.replace('  name: nsc-aks-dev', '  name: nsc aks dev')).join('\n')).toMatch(
+      /aks\.name: must be an AKS cluster name/,
+    )
   })
   test('fillCommand substitutes placeholders per argv element (no shell quoting)', () => {
-    expect(fillCommand(['x', '--since', '{since}', "it's {runId}"], { since: '2026-01-01T00:00:00Z', runId: 'r1' })).toEqual(['x', '--since', '2026-01-01T00:00:00Z', "it's r1"])
+    expect(fillCommand(['x', '--since', '{since}', "it's {runId}"], { since: '2026-01-01T00:00:00Z', runId: 'r1' })).toEqual([
+      'x',
+      '--since',
+      '2026-01-01T00:00:00Z',
+      "it's r1",
+    ])
     const missing: string[] = []
     expect(interpolate({ a: ['${A}'] }, {}, '', missing)).toEqual({ a: [undefined] })
     expect(missing[0]).toContain('a[0]: environment variable A')

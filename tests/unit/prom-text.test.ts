@@ -1,5 +1,5 @@
-import { describe, test, expect } from 'vitest'
-import { parseExposition, hasMetric } from '../../helpers/prom-text.ts'
+import { describe, expect, test } from 'vitest'
+import { hasMetric, parseExposition } from '../../helpers/prom-text.ts'
 
 describe('Prometheus exposition parser', () => {
   const text = [
@@ -19,7 +19,11 @@ describe('Prometheus exposition parser', () => {
     const e = parseExposition(text)
     expect(e.errors).toEqual([])
     expect(e.samples).toHaveLength(8)
-    expect(e.samples[0]).toEqual({ name: 'http_requests_total', labels: { method: 'GET', route: '/admin/tx/:id', status: '200' }, value: 12 })
+    expect(e.samples[0]).toEqual({
+      name: 'http_requests_total',
+      labels: { method: 'GET', route: '/admin/tx/:id', status: '200' },
+      value: 12,
+    })
     expect(e.samples.find((s) => s.name === 'weird')?.labels).toEqual({ a: 'x\\"y', b: 'z' })
     expect(e.types.http_request_duration_seconds).toBe('histogram')
   })

@@ -1,5 +1,5 @@
-import { test, expect } from 'vitest'
-import { readFileSync, existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { expect, test } from 'vitest'
 import { renderReadme, renderTargetsReadme } from '../../bin/docs.ts'
 
 test('the README gate list is the one generated from the specs (./closeout docs)', async () => {
@@ -15,6 +15,15 @@ test('fixtures/targets/README.md lists every profile key the loader accepts (./c
   expect(existsSync(file)).toBe(true)
   const text = readFileSync(file, 'utf8')
   expect(renderTargetsReadme(text)).toBe(text)
-  for (const key of ['`kube.namespace`', '`consumer.registry.kind`', '`monitoring.azureMonitor.workspaceId`', '`rehearsal.bufferMinutes`', '`secretEnv`']) expect(text).toContain(key)
-  expect(readFileSync(new URL('../../helpers/profile.ts', import.meta.url), 'utf8')).toContain('allowed keys are listed in fixtures/targets/README.md')
+  for (const key of [
+    '`kube.namespace`',
+    '`consumer.registry.kind`',
+    '`monitoring.azureMonitor.workspaceId`',
+    '`rehearsal.bufferMinutes`',
+    '`secretEnv`',
+  ])
+    expect(text).toContain(key)
+  expect(readFileSync(new URL('../../helpers/profile.ts', import.meta.url), 'utf8')).toContain(
+    'allowed keys are listed in fixtures/targets/README.md',
+  )
 })

@@ -1,5 +1,5 @@
-import { describe, test, expect } from 'vitest'
-import { Redactor, capText } from '../../helpers/redact.ts'
+import { describe, expect, test } from 'vitest'
+import { capText, Redactor } from '../../helpers/redact.ts'
 
 describe('redaction', () => {
   const r = new Redactor(['s3cr3t-profile-value'])

@@ -1,18 +1,18 @@
 // helpers/registry.ts against the registry double (in process, HTTPS with a throw-away local CA):
 // the ACR exchange → token → tag list flow, the Entra ID audience, Link pagination, the 401
 // challenge, classified errors that name the URL and never carry a token, unreachable and hung hosts.
-import { describe, test, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
-import { tmpdir } from 'node:os'
-import { createServer, type Server } from 'node:net'
+
+import { mkdtempSync, readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { readFileSync } from 'node:fs'
-import { Agent, request } from 'undici'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { TokenCredential } from '@azure/identity'
-import { ensurePki } from '../../fixtures/local-env/sim/pki.ts'
+import { Agent, request } from 'undici'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { startRegistryDouble } from '../../fixtures/local-env/registry-double.ts'
-import { listTags, nextLink, parseChallenge, RegistryError, ACR_ENTRA_SCOPE } from '../../helpers/registry.ts'
+import { ensurePki } from '../../fixtures/local-env/sim/pki.ts'
+import { ACR_ENTRA_SCOPE, listTags, nextLink, parseChallenge, RegistryError } from '../../helpers/registry.ts'
 
 const ENTRA = 'entra-stand-in-token-0123456789abcdef'
 const TAGS = ['2026.09.2', '2026.10.0', '2026.10.1', '2026.11.0', '2026.11.1', 'latest']
@@ -33,7 +33,13 @@ async function rejection(p: Promise<unknown>): Promise<RegistryError> {
 }
 
 beforeAll(async () => {
-  double = startRegistryDouble({ port: 0, token: ENTRA, repositories: { 'txlookup/consumer': TAGS, 'txlookup/api': ['2026.11.1'] }, tlsKey: pki.serverKey, tlsCert: pki.serverCert })
+  double = startRegistryDouble({
+    port: 0,
+    token: ENTRA,
+    repositories: { 'txlookup/consumer': TAGS, 'txlookup/api': ['2026.11.1'] },
+    tlsKey: pki.serverKey,
+    tlsCert: pki.serverCert,
+  })
   await new Promise((r) => double.server.once('listening', r))
   url = `https://127.0.0.1:${(double.server.address() as AddressInfo).port}`
 })
@@ -44,13 +50,19 @@ describe('registry tag list (ACR flow against the double)', () => {
     const r = await listTags({ ...base, url, credential: { token: ENTRA } })
     expect(r.tags).toEqual(TAGS)
     expect(r.auth).toBe('static token exchange')
-    expect(r.calls.map((c) => `${c.method} ${new URL(c.url).pathname} ${c.status}`)).toEqual(['POST /oauth2/exchange 200', 'POST /oauth2/token 200', 'GET /v2/txlookup/consumer/tags/list 200'])
+    expect(r.calls.map((c) => `${c.method} ${new URL(c.url).pathname} ${c.status}`)).toEqual([
+      'POST /oauth2/exchange 200',
+      'POST /oauth2/token 200',
+      'GET /v2/txlookup/consumer/tags/list 200',
+    ])
     expect(JSON.stringify(r)).not.toContain(ENTRA)
   })
 
   test('without a static token the Entra ID token is requested for the ACR audience', async () => {
     const scopes: string[] = []
-    const entraCredential: TokenCredential = { getToken: async (s) => (scopes.push(...[s].flat()), { token: ENTRA, expiresOnTimestamp: Date.now() + 60_000 }) }
+    const entraCredential: TokenCredential = {
+      getToken: async (s) => (scopes.push(...[s].flat()), { token: ENTRA, expiresOnTimestamp: Date.now() + 60_000 }),
+    }
     const r = await listTags({ ...base, url, credential: 'default', entraCredential })
     expect(scopes).toEqual([ACR_ENTRA_SCOPE])
     expect(ACR_ENTRA_SCOPE).toBe('https://containerregistry.azure.net/.default')
@@ -120,7 +132,9 @@ describe('registry tag list (ACR flow against the double)', () => {
     const s: Server = createServer((c) => held.push(c))
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
     const t0 = Date.now()
-    const e = await rejection(listTags({ ...base, url: `https://127.0.0.1:${(s.address() as AddressInfo).port}`, credential: { token: ENTRA }, timeoutMs: 400 }))
+    const e = await rejection(
+      listTags({ ...base, url: `https://127.0.0.1:${(s.address() as AddressInfo).port}`, credential: { token: ENTRA }, timeoutMs: 400 }),
+    )
     expect(Date.now() - t0).toBeLessThan(3000)
     expect(e.kind).toBe('unreachable')
     expect(e.message).toMatch(/no answer within 400 ms/)
@@ -131,12 +145,16 @@ describe('registry tag list (ACR flow against the double)', () => {
 
 describe('registry header parsing', () => {
   test('nextLink resolves rel="next" against the page and ignores other relations', () => {
-    expect(nextLink('</v2/a/tags/list?n=2&last=b>; rel="next"', 'https://r.example/v2/a/tags/list?n=2')).toBe('https://r.example/v2/a/tags/list?n=2&last=b')
+    expect(nextLink('</v2/a/tags/list?n=2&last=b>; rel="next"', 'https://r.example/v2/a/tags/list?n=2')).toBe(
+      'https://r.example/v2/a/tags/list?n=2&last=b',
+    )
     expect(nextLink('<https://r.example/x>; rel="prev"', 'https://r.example/')).toBeUndefined()
     expect(nextLink(undefined, 'https://r.example/')).toBeUndefined()
   })
   test('parseChallenge reads quoted parameters with commas and colons', () => {
-    expect(parseChallenge('Bearer realm="https://r.azurecr.io/oauth2/token",service="r.azurecr.io",scope="repository:a/b:pull,push"')?.params).toEqual({
+    expect(
+      parseChallenge('Bearer realm="https://r.azurecr.io/oauth2/token",service="r.azurecr.io",scope="repository:a/b:pull,push"')?.params,
+    ).toEqual({
       realm: 'https://r.azurecr.io/oauth2/token',
       service: 'r.azurecr.io',
       scope: 'repository:a/b:pull,push',

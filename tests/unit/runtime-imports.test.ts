@@ -1,16 +1,22 @@
 // The image's runtime (what deploy/Dockerfile's ENTRYPOINT loads: bin/test.ts, vitest.config.ts, the
 // helpers and the specs) imports no test fixture and no dev-only package. Static: every import
 // specifier in those files, followed through relative imports to the whole graph.
-import { describe, test, expect } from 'vitest'
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import ts from 'typescript'
+import { describe, expect, test } from 'vitest'
 
 const root = resolve(new URL('../../', import.meta.url).pathname)
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> }
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>
+  devDependencies: Record<string, string>
+}
 
 function tsFiles(dir: string): string[] {
-  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []))
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  )
 }
 
 /** Every module a file loads (static imports, re-exports, import() with a literal), read by TypeScript's

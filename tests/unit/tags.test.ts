@@ -1,4 +1,4 @@
-import { describe, test, expect } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { buildTagsFilter, matchesTagExpression, selectGates, UsageError } from '../../helpers/tags.ts'
 
 const known = ['closeout', 'rehearsal', 'readiness', 'smoke-404', 'smoke-200', 'baseline', 'SMOKE_FAILED']
@@ -53,8 +53,16 @@ describe('tag expressions', () => {
 
 describe('selection (a gate id in two suites)', () => {
   const g = (suite: string, id: string, classification = 'SMOKE_FAILED') => ({ suite, id, classification })
-  const catalog = [g('closeout', 'baseline', 'ENVIRONMENT_BLOCKED'), g('closeout', 'smoke-404'), g('closeout', 'smoke-200'), g('rehearsal', 'precheck', 'ENVIRONMENT_BLOCKED'), g('rehearsal', 'smoke-200'), g('rehearsal', 'smoke-404')]
-  const ids = (tags: string[], runSuites?: string[]) => selectGates(catalog, tags, [], { runSuites }).selected.map((x) => `${x.suite}/${x.id}`)
+  const catalog = [
+    g('closeout', 'baseline', 'ENVIRONMENT_BLOCKED'),
+    g('closeout', 'smoke-404'),
+    g('closeout', 'smoke-200'),
+    g('rehearsal', 'precheck', 'ENVIRONMENT_BLOCKED'),
+    g('rehearsal', 'smoke-200'),
+    g('rehearsal', 'smoke-404'),
+  ]
+  const ids = (tags: string[], runSuites?: string[]) =>
+    selectGates(catalog, tags, [], { runSuites }).selected.map((x) => `${x.suite}/${x.id}`)
   test('an id of two suites alone is the closeout gate', () => {
     expect(ids(['smoke-200'])).toEqual(['closeout/smoke-200'])
     expect(ids(['smoke-404', 'smoke-200'])).toEqual(['closeout/smoke-404', 'closeout/smoke-200'])
@@ -67,7 +75,9 @@ describe('selection (a gate id in two suites)', () => {
   })
   test('vitest gets the exact selection, suite by suite', () => {
     expect(selectGates(catalog, ['smoke-200'], []).vitestFilter).toBe('(closeout && (smoke-200))')
-    expect(selectGates(catalog, ['rehearsal/smoke-200', 'baseline'], []).vitestFilter).toBe('(closeout && (baseline)) || (rehearsal && (smoke-200))')
+    expect(selectGates(catalog, ['rehearsal/smoke-200', 'baseline'], []).vitestFilter).toBe(
+      '(closeout && (baseline)) || (rehearsal && (smoke-200))',
+    )
   })
   test('an unknown SUITE/ID is a usage error', () => {
     expect(() => ids(['readiness/smoke-200'])).toThrow(/unknown gate "readiness\/smoke-200"/)
