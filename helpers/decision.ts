@@ -3,7 +3,7 @@
 // reads or writes a file: helpers/bundle.ts writes what these functions compute.
 import { isBlockingClassification, isClassification, UNBLOCK_CRITERIA } from './classification.ts'
 import { applyPolicy, countsForDecision, type DecisionPolicy, EMPTY_POLICY, type PolicyNote, type Waiver } from './policy.ts'
-import type { GateResult, GateStatus, RunInfo } from './run-state.ts'
+import { GATE_STATUSES, type GateResult, type GateStatus, type RunInfo } from './run-state.ts'
 import { STOP_RULES, type SuiteName } from './suites.ts'
 
 export type Decision = 'GO' | 'NO_GO' | 'BLOCKED'
@@ -11,6 +11,7 @@ export type Decision = 'GO' | 'NO_GO' | 'BLOCKED'
 export const EXIT_CODES: Record<Decision | 'USAGE', number> = { GO: 0, NO_GO: 1, BLOCKED: 2, USAGE: 3 }
 
 /** A gate in the summary: a worker's status, or 'waived' / 'advisory' set by the decision policy. */
+export const SUMMARY_GATE_STATUSES = [...GATE_STATUSES, 'waived'] as const
 export type SummaryGateStatus = GateStatus | 'waived'
 
 export interface SummaryGate {
