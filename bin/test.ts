@@ -282,6 +282,13 @@ function printSummary(s: Summary): void {
   process.stdout.write(lines.join('\n') + '\n')
 }
 
+/** After the summary is final: OTLP traces and the webhook card; printed lines, never a different exit code. */
+async function exportOutcome(o: Outcome, args: Args): Promise<void> {
+  if (!o.summary) return
+  const lines = await exportRun(o.summary, { notifyUrl: args.notifyUrl, notifyFormat: args.notifyFormat })
+  for (const l of lines) process.stdout.write(`closeout: ${l}\n`)
+}
+
 /** E2-3 §6 as a refusal: a rerun into a NO_GO rehearsal, or a new rehearsal on the T_cutover of a NO_GO one. */
 function rehearsalRefusal(args: Args, earlier: RunInfo | undefined, selected: SelectedGate[], profile: TargetProfile): string | undefined {
   if (!selected.some((g) => g.suite === 'rehearsal')) return undefined
@@ -504,13 +511,6 @@ async function runVitest(args: Args, info: RunInfo, filter: string | undefined, 
     interrupted: gates.interrupted,
     policy: profile.policy,
   })
-}
-
-/** After the summary is final: OTLP traces and the webhook card; printed lines, never a different exit code. */
-async function exportOutcome(o: Outcome, args: Args): Promise<void> {
-  if (!o.summary) return
-  const lines = await exportRun(o.summary, { notifyUrl: args.notifyUrl, notifyFormat: args.notifyFormat })
-  for (const l of lines) process.stdout.write(`closeout: ${l}\n`)
 }
 
 async function main(): Promise<number> {
