@@ -139,6 +139,8 @@ export function unblockCriteria(gates: SummaryGate[], info: Pick<RunInfo, 'confi
   const unblock = classifications.filter(isClassification).map((c) => UNBLOCK_CRITERIA[c])
   if (info.configError) unblock.unshift(`CONFIGURATION: ${info.configError.replace(/\n\s*/g, ' ')} — fix it and rerun.`)
   if (interrupted) unblock.push('INTERRUPTED: the run was stopped before every gate ran; start a new run (an interrupted run is never GO).')
+  if (gates.length && !counted.length && !info.configError)
+    unblock.push('NOTHING DECIDED: every selected gate is waived or advisory (policy:); select at least one gate that counts.')
   if (counted.some((g) => g.status === 'blocked' && !g.classification) && !unblock.length)
     unblock.push('BLOCKED: a needed or earlier gate did not pass; see the reasons per gate.')
   return unblock

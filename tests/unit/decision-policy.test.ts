@@ -126,7 +126,9 @@ describe('finalizeRun applies the profile decision policy before deciding', () =
   })
 
   test('every gate advisory: nothing decided, BLOCKED', () => {
-    expect(finalize({ waivers: [], advisory: ['baseline', 'consumer-freshness'] }).decision).toBe('BLOCKED')
+    const s = finalize({ waivers: [], advisory: ['baseline', 'consumer-freshness'] })
+    expect(s.decision).toBe('BLOCKED')
+    expect(s.retry?.unblockCriteria).toEqual([expect.stringMatching(/^NOTHING DECIDED: every selected gate is waived or advisory/)])
   })
 })
 
