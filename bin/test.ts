@@ -14,7 +14,10 @@ import { formatCatalogJson } from '../helpers/catalog-json.ts'
 import { isBlockingClassification } from '../helpers/classification.ts'
 import { EXIT_CODES, type Summary } from '../helpers/decision.ts'
 import { commandLine } from '../helpers/evidence.ts'
+import { exportRun } from '../helpers/export-run.ts'
+import { redactNotifyArgs } from '../helpers/notify.ts'
 import { operatorName, usableHome } from '../helpers/operator.ts'
+import { checkPolicyGates } from '../helpers/policy.ts'
 import { interpolate, loadProfile, ProfileError, resolveTargetPath, type TargetProfile } from '../helpers/profile.ts'
 import {
   lockRun,
@@ -35,6 +38,7 @@ const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
 
 const USAGE = `usage: pnpm test [--tag TAG]... [--tags-filter EXPR] [--target FILE] [--run-id ID]
                  [--allow-mutations] [--allow-disruption] [--keep-going] [--list [--json]] [--quiet]
+                 [--notify URL [--notify-format slack|teams]]
 
   --tag TAG            run the gates with this tag (suite: closeout | rehearsal | readiness, a gate id,
                        a classification, or SUITE/ID); repeat for a union: --tag smoke-404 --tag smoke-200.
@@ -47,6 +51,10 @@ const USAGE = `usage: pnpm test [--tag TAG]... [--tags-filter EXPR] [--target FI
   --allow-disruption   include the disruptive readiness gates
   --keep-going         after a stop rule, run the remaining gates for diagnosis (advisory, never counted)
   --list               print every gate (id, suite, classification, needs, evidence, check) and exit
+  --notify URL         after the run, post the decision card to a Teams or Slack incoming webhook
+                       (default: $CLOSEOUT_NOTIFY_URL; the URL is a secret: never recorded or printed)
+  --notify-format F    slack | teams (default: from the URL's host, or $CLOSEOUT_NOTIFY_FORMAT)
+  OTLP traces of the run are sent when OTEL_EXPORTER_OTLP_ENDPOINT is set. Neither changes the exit code.
 exit codes: 0 GO, 1 NO_GO, 2 BLOCKED (an interrupted run too), 3 usage or configuration error`
 
 interface Args {
@@ -61,6 +69,8 @@ interface Args {
   json: boolean
   help: boolean
   quiet: boolean
+  notifyUrl?: string
+  notifyFormat?: 'slack' | 'teams'
 }
 
 /** node:util parseArgs: `--opt=value` and `--opt value`; anything unknown is a UsageError. */
@@ -83,6 +93,8 @@ export function parseCli(argv: string[]): Args {
         list: { type: 'boolean' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
+        notify: { type: 'string' },
+        'notify-format': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -93,6 +105,12 @@ export function parseCli(argv: string[]): Args {
     throw new UsageError(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}\n\n${USAGE}`)
   }
   for (const [k, x] of Object.entries(v)) if (typeof x === 'string' && x === '') throw new UsageError(`--${k} needs a value\n\n${USAGE}`)
+  // the webhook URL is a secret: the message says what is wrong, never the value
+  if (v.notify !== undefined && !/^https?:\/\/[^\s/]+/i.test(v.notify))
+    throw new UsageError('--notify: not an http(s) URL (the value is not shown: it is a secret); give the incoming webhook URL')
+  const format = v['notify-format']
+  if (format !== undefined && format !== 'slack' && format !== 'teams')
+    throw new UsageError(`--notify-format "${format}": use slack or teams`)
   const runId = v['run-id']
   if (runId !== undefined && !/^[\w.-]+$/.test(runId))
     throw new UsageError(`--run-id "${runId}": use letters, digits, "_", "-" or "." only`)
@@ -113,6 +131,8 @@ export function parseCli(argv: string[]): Args {
     json: Boolean(v.json),
     help: Boolean(v.help),
     quiet: Boolean(v.quiet),
+    notifyUrl: v.notify,
+    notifyFormat: format,
   }
 }
 
@@ -176,7 +196,8 @@ function gitCommit(): string {
 
 /** The operator's command line, as recorded in the summaries (the flags as given). */
 function invocationCommand(): string {
-  return commandLine(['pnpm', 'test', ...process.argv.slice(2).filter((a) => a !== '--quiet')])
+  // run.json and every summary record this line: the webhook URL (a secret) never reaches them
+  return commandLine(['pnpm', 'test', ...redactNotifyArgs(process.argv.slice(2).filter((a) => a !== '--quiet'))])
 }
 
 function toSelected(g: CatalogEntry): SelectedGate {
@@ -230,23 +251,42 @@ function writeConfigErrorSummary(message: string, args: Partial<Args>, targetFil
     retryAfterHours: p.retryAfterHours,
   }
   writeRunInfo(info, ROOT)
-  return finalizeRun(runId, { owner: info.owner, retryAfterHours: info.retryAfterHours, root: ROOT })
+  return finalizeRun(runId, { owner: info.owner, retryAfterHours: info.retryAfterHours, root: ROOT, policy: p.profile?.policy })
 }
 
 function printSummary(s: Summary): void {
-  const icon = { passed: 'PASS', failed: 'FAIL', blocked: 'BLOCKED', skipped: 'SKIP', interrupted: 'INTR', advisory: 'ADVISORY' } as const
+  const icon = {
+    passed: 'PASS',
+    failed: 'FAIL',
+    blocked: 'BLOCKED',
+    skipped: 'SKIP',
+    interrupted: 'INTR',
+    advisory: 'ADVISORY',
+    waived: 'WAIVED',
+  } as const
   const lines = ['', `closeout decision: ${s.decision}  (run ${s.runId}, target ${s.target})`]
   for (const g of s.gates) {
     lines.push(
       `  ${icon[g.status].padEnd(8)} ${`${g.suite}/${g.id}`.padEnd(30)} ${g.classification ?? ''}${g.reason ? `  ${g.reason.split('\n')[0].slice(0, 160)}` : ''}`,
     )
   }
+  for (const w of s.waiversInForce)
+    lines.push(`  waiver in force: ${w.gate} ${w.classification} — ${w.ticket} (${w.owner}) until ${w.expiresAt}`)
+  for (const w of s.waiversExpired)
+    lines.push(`  waiver EXPIRED (ignored): ${w.gate} ${w.classification} — ${w.ticket} expired ${w.expiresAt}`)
   if (s.configError) lines.push('', `configuration error: ${s.configError}`)
   if (s.retry) lines.push('', `retry: owner ${s.retry.owner}, at ${s.retry.retryAtUtc}`, ...s.retry.unblockCriteria.map((c) => `  - ${c}`))
   lines.push('', `summary: ${relative(ROOT, join(reportsDir(ROOT), 'latest', 'summary.json'))}`)
   for (const [suite, dir] of Object.entries(s.bundles)) lines.push(`evidence (${suite}): ${relative(ROOT, dir)}/`)
   lines.push(`report: ./closeout report  (renders ${relative(ROOT, join(reportsDir(ROOT), 'allure-report'))}/)`, '')
   process.stdout.write(lines.join('\n') + '\n')
+}
+
+/** After the summary is final: OTLP traces and the webhook card; printed lines, never a different exit code. */
+async function exportOutcome(o: Outcome, args: Args): Promise<void> {
+  if (!o.summary) return
+  const lines = await exportRun(o.summary, { notifyUrl: args.notifyUrl, notifyFormat: args.notifyFormat })
+  for (const l of lines) process.stdout.write(`closeout: ${l}\n`)
 }
 
 /** E2-3 §6 as a refusal: a rerun into a NO_GO rehearsal, or a new rehearsal on the T_cutover of a NO_GO one. */
@@ -369,7 +409,20 @@ function fail(message: string, code = EXIT_CODES.USAGE): number {
   return code
 }
 
-async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string, prepared: Prepared): Promise<number> {
+/** The exit code, and the summary the exports (OTLP, webhook) send. */
+interface Outcome {
+  code: number
+  summary?: Summary
+}
+
+/** Policy entries naming no gate of the catalogue: a typo would waive nothing, silently (exit 3, key path named). */
+function policyProblems(profile: TargetProfile, catalog: CatalogEntry[], targetFile: string): string | undefined {
+  const problems = checkPolicyGates(profile.policy, catalog)
+  if (!problems.length) return undefined
+  return `target profile ${relative(ROOT, targetFile) || targetFile}: ${problems.join('; ')}`
+}
+
+async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string, prepared: Prepared): Promise<Outcome> {
   const earlier = args.runId ? readRunInfo(args.runId, ROOT) : undefined
   let sel: ReturnType<typeof selectGates<CatalogEntry>>
   try {
@@ -378,33 +431,31 @@ async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string,
     })
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    writeConfigErrorSummary(err.message, args, targetFile, [], prepared)
-    return fail(err.message)
+    return { summary: writeConfigErrorSummary(err.message, args, targetFile, [], prepared), code: fail(err.message) }
   }
   const selected = sel.selected.map(toSelected)
   if (prepared.profileError || !prepared.profile) {
     const message = prepared.profileError?.message ?? 'the target profile could not be loaded'
     process.stderr.write(`closeout: ${message}\n`)
-    printSummary(writeConfigErrorSummary(message, args, targetFile, selected, prepared))
-    return EXIT_CODES.USAGE
+    const summary = writeConfigErrorSummary(message, args, targetFile, selected, prepared)
+    printSummary(summary)
+    return { summary, code: EXIT_CODES.USAGE }
   }
   const profile = prepared.profile
   if (!selected.length) {
     const msg = `no gate matches ${sel.described ? `"${sel.described}"` : 'the selection'} (see ./closeout test --list)`
-    writeConfigErrorSummary(msg, args, targetFile, [], prepared)
-    return fail(msg)
+    return { summary: writeConfigErrorSummary(msg, args, targetFile, [], prepared), code: fail(msg) }
   }
-  const refusal = rehearsalRefusal(args, earlier, selected, profile)
+  const refusal = rehearsalRefusal(args, earlier, selected, profile) ?? policyProblems(profile, catalog, targetFile)
   if (refusal) {
-    writeConfigErrorSummary(refusal, args, targetFile, selected, prepared)
-    return fail(refusal)
+    return { summary: writeConfigErrorSummary(refusal, args, targetFile, selected, prepared), code: fail(refusal) }
   }
   const runId = args.runId ?? newRunId()
   let release: () => void
   try {
     release = lockRun(runId, ROOT)
   } catch (err) {
-    if (err instanceof RunLockedError) return fail(err.message)
+    if (err instanceof RunLockedError) return { code: fail(err.message) }
     throw err
   }
   process.on('exit', release)
@@ -414,9 +465,9 @@ async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string,
   const summary = await runVitest(args, info, sel.vitestFilter, [...new Set(sel.selected.map((g) => g.file))], profile)
   release()
   if (!args.quiet) printSummary(summary)
-  if (summary.interrupted) return EXIT_CODES.BLOCKED
-  if (summary.configError) return EXIT_CODES.USAGE
-  return EXIT_CODES[summary.decision]
+  if (summary.interrupted) return { summary, code: EXIT_CODES.BLOCKED }
+  if (summary.configError) return { summary, code: EXIT_CODES.USAGE }
+  return { summary, code: EXIT_CODES[summary.decision] }
 }
 
 async function runVitest(args: Args, info: RunInfo, filter: string | undefined, files: string[], profile: TargetProfile): Promise<Summary> {
@@ -453,7 +504,13 @@ async function runVitest(args: Args, info: RunInfo, filter: string | undefined, 
   const after = readRunInfo(runId, ROOT) as RunInfo
   if (!gates.interrupted && code !== 0 && code !== 1)
     writeRunInfo({ ...after, configError: `vitest exited with code ${code}; see the output above` }, ROOT)
-  return finalizeRun(runId, { owner: profile.owner, retryAfterHours: profile.retryAfterHours, root: ROOT, interrupted: gates.interrupted })
+  return finalizeRun(runId, {
+    owner: profile.owner,
+    retryAfterHours: profile.retryAfterHours,
+    root: ROOT,
+    interrupted: gates.interrupted,
+    policy: profile.policy,
+  })
 }
 
 async function main(): Promise<number> {
@@ -476,7 +533,11 @@ async function main(): Promise<number> {
   }
   const targetFile = resolveTargetPath(args.target, ROOT)
   applyLocalEnv()
-  return runGates(args, catalog, targetFile, prepareProfile(targetFile))
+  // the workers' redactor hides the value of *_NOTIFY_URL (helpers/redact.ts): a gate can never log the webhook
+  if (args.notifyUrl) process.env.CLOSEOUT_NOTIFY_URL = args.notifyUrl
+  const outcome = await runGates(args, catalog, targetFile, prepareProfile(targetFile))
+  await exportOutcome(outcome, args)
+  return outcome.code
 }
 
 // a signal before vitest started: nothing ran, the run is BLOCKED (exit 2) like any interrupted one

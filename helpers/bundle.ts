@@ -6,9 +6,12 @@ import { createHash } from 'node:crypto'
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { ATTESTATION_FILE_NAMES } from './attest.ts'
+import { sinceLastGo } from './compare.ts'
 import { buildSummary, cutoverDecision, type Decision, decide, EXIT_CODES, type Summary, type SummaryGate } from './decision.ts'
 import { finalizeExtras } from './finalize-extras.ts'
+import { countsForDecision, type DecisionPolicy, matchesGateRef, policyMarkdown, type Waiver } from './policy.ts'
 import { bundleDir, readGateResults, readRunInfo, reportsDir, runDir, writeJsonAtomic, writeRunInfo } from './run-state.ts'
+import { coverageTable } from './runbook-steps.ts'
 import { SUITES, type SuiteName } from './suites.ts'
 
 function gateTable(gates: SummaryGate[]): string {
@@ -35,7 +38,23 @@ function headLines(h: RecordHead, s: Summary, d: Decision, result: string = d): 
   ]
 }
 
-export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead): string {
+/** The policy section of one suite's summary: its waived and advisory gates, the waivers that could apply to it. */
+export function suitePolicyMarkdown(s: Summary, suite: SuiteName): string {
+  const gates = s.gates.filter((g) => g.suite === suite)
+  const mayApply = (w: Waiver) => !w.gate.includes('/') || w.gate.startsWith(`${suite}/`)
+  const applied = (w: Waiver) =>
+    gates.some((g) => g.status === 'waived' && matchesGateRef(w.gate, g) && g.classification === w.classification)
+  return policyMarkdown({
+    gates,
+    waiversInForce: (s.waiversInForce ?? []).filter(applied),
+    waiversExpired: (s.waiversExpired ?? []).filter(mayApply),
+    waiversUnused: (s.waiversUnused ?? []).filter(mayApply),
+    advisory: (s.advisory ?? []).filter((id) => id.startsWith(`${suite}/`)),
+  })
+}
+
+/** One suite's summary markdown (the 99 file): head, gates, decision policy, retry, runbook coverage, since the last GO. */
+export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead, sinceLastGoSection = ''): string {
   const gates = s.gates.filter((g) => g.suite === suite)
   const d = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
   const lines = [
@@ -47,13 +66,20 @@ export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead):
     `- target: ${s.target}`,
     `- started_at_utc: ${s.startedAt}`,
     `- finished_at_utc: ${s.finishedAt}`,
-    `- failure_classification: ${gates.flatMap((g) => (g.classification && g.status !== 'advisory' ? [g.classification] : [])).join(', ') || 'none'}`,
+    `- failure_classification: ${gates.flatMap((g) => (g.classification && countsForDecision(g) && g.status !== 'passed' ? [g.classification] : [])).join(', ') || 'none'}`,
   ]
+  const waived = gates.filter((g) => g.status === 'waived')
+  if (waived.length)
+    lines.push(
+      `- waived: ${waived.map((g) => `${g.id} (${g.classification}, ${g.policy?.waiver?.ticket ?? 'waiver'})`).join(', ')} — shown, not counted`,
+    )
   if (s.configError) lines.push(`- configuration_error: ${s.configError.replace(/\n/g, ' ')}`)
   if (s.interrupted) lines.push('- interrupted: yes (the gate that was running is INTERRUPTED, gates that did not run are SKIPPED)')
   if (gates.some((g) => g.status === 'advisory'))
-    lines.push('- advisory: gates run with --keep-going after a stop rule; they never change the decision')
+    lines.push('- advisory: gates listed under policy.advisory or run with --keep-going after a stop rule; they never change the decision')
   lines.push('', '## Gates', '', gateTable(gates), '')
+  const policy = suitePolicyMarkdown(s, suite)
+  if (policy) lines.push(policy)
   if (s.retry) {
     lines.push(
       '## Retry',
@@ -65,6 +91,9 @@ export function summaryMarkdown(s: Summary, suite: SuiteName, head: RecordHead):
       '',
     )
   }
+  const coverage = coverageTable(gates)
+  if (coverage) lines.push(coverage)
+  if (sinceLastGoSection) lines.push(sinceLastGoSection)
   lines.push('Evidence files are listed in MANIFEST.sha256 (verify: `cd <bundle> && sha256sum -c MANIFEST.sha256`).', '')
   return lines.join('\n')
 }
@@ -78,7 +107,7 @@ export function rehearsalDecisionRecords(
   const gates = s.gates.filter((g) => g.suite === 'rehearsal')
   const suiteDecision = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
   const { decision: d, missing } = cutoverDecision(s, required)
-  const failed = gates.filter((g) => g.status !== 'passed' && g.status !== 'advisory')
+  const failed = gates.filter((g) => g.status !== 'passed' && countsForDecision(g))
   const decision = [
     ...headLines(head, s, suiteDecision, d),
     `decision: ${d}`,
@@ -156,6 +185,17 @@ export interface FinalizeOptions {
   root?: string
   now?: Date
   interrupted?: boolean
+  /** the profile's decision policy; applied before the decision (none: every gate counts) */
+  policy?: DecisionPolicy
+}
+
+/** "Since the last GO" for the summaries; a problem reading old runs must not stop the finalizer. */
+function sinceLastGoOrNote(root: string | undefined, s: Summary): string {
+  try {
+    return sinceLastGo(reportsDir(root), s)
+  } catch (err) {
+    return `## Since the last GO\n\nnot compared: ${err instanceof Error ? err.message : String(err)}\n`
+  }
 }
 
 /** The footer a gate cut off by the interrupt never wrote itself. */
@@ -194,9 +234,11 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
     owner: opts.owner,
     retryAfterHours: opts.retryAfterHours,
     now,
+    policy: opts.policy,
   })
   closeInterruptedGates(s, now)
   const head: RecordHead = { command: info.command ?? `pnpm test (run ${runId})`, owner: opts.owner }
+  const since = s.configError ? '' : sinceLastGoOrNote(opts.root, s)
   for (const [suite, dir] of Object.entries(s.bundles) as [SuiteName, string][]) {
     mkdirSync(dir, { recursive: true })
     if (suite === 'rehearsal') {
@@ -208,7 +250,7 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
       writeFileSync(join(dir, '08_cutover_decision.log'), rec.decision)
       writeFileSync(join(dir, '09_rollback_or_no_rollback.log'), rec.rollback)
     }
-    writeFileSync(join(dir, SUITES[suite].summaryFile), summaryMarkdown(s, suite, head))
+    writeFileSync(join(dir, SUITES[suite].summaryFile), summaryMarkdown(s, suite, head, since))
     writeJsonAtomic(join(dir, 'summary.json'), s)
     writeManifest(dir)
   }
@@ -219,7 +261,9 @@ export function finalizeRun(runId: string, opts: FinalizeOptions): Summary {
   const suites = Object.keys(s.bundles) as SuiteName[]
   writeFileSync(
     join(latest, 'summary.md'),
-    suites.length ? suites.map((su) => summaryMarkdown(s, su, head)).join('\n') : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`,
+    suites.length
+      ? suites.map((su) => summaryMarkdown(s, su, head, since)).join('\n')
+      : `# closeout — ${s.decision}\n\n${s.configError ?? ''}\n`,
   )
   // after every MANIFEST.sha256, so the attestation covers them: attestation, CTRF, JUnit/Allure decision, coverage
   finalizeExtras(s, { root: opts.root ?? process.cwd(), reports: reportsDir(opts.root), profileFile: info.target.file })

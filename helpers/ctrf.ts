@@ -26,8 +26,13 @@ export interface ReportSummary {
   classifications: string[]
   retry: { owner: string; retryAtUtc: string; unblockCriteria: string[] } | null
   evidenceDir: string | null
-  waiversInForce?: { gate: string; classification: string; ticket: string; owner: string; expiresAt: string }[]
+  waiversInForce?: ReportWaiver[]
+  waiversExpired?: ReportWaiver[]
+  /** suite/id of the advisory gates (policy.advisory, --keep-going) */
+  advisory?: string[]
 }
+
+type ReportWaiver = { gate: string; classification: string; ticket: string; owner: string; expiresAt: string }
 
 type CtrfStatus = 'passed' | 'failed' | 'skipped' | 'pending' | 'other'
 
@@ -97,6 +102,8 @@ function decisionFields(s: ReportSummary): Record<string, unknown> {
     classifications: s.classifications,
     retry: s.retry,
     waiversInForce: s.waiversInForce ?? [],
+    waiversExpired: s.waiversExpired ?? [],
+    advisory: s.advisory ?? [],
     evidenceDir: s.evidenceDir,
   }
 }
@@ -121,6 +128,14 @@ export function junitProperties(s: ReportSummary): { name: string; value: string
   }
   for (const w of s.waiversInForce ?? [])
     props.push({ name: `closeout.waiver.${w.gate}`, value: `${w.classification} ${w.ticket} (${w.owner}) until ${w.expiresAt}` })
+  for (const w of s.waiversExpired ?? [])
+    props.push({ name: `closeout.waiverExpired.${w.gate}`, value: `${w.classification} ${w.ticket} expired ${w.expiresAt} (ignored)` })
+  // vitest's testcase still shows the failure of a waived / advisory gate: say here that it does not count
+  for (const g of s.gates.filter((x) => x.status === 'waived' || x.status === 'advisory'))
+    props.push({
+      name: `closeout.gate.${g.suite}/${g.id}`,
+      value: `${g.status}${g.policy ? ` (was ${g.policy.originalStatus})` : ''}: not counted in the decision`,
+    })
   return props
 }
 
@@ -158,6 +173,8 @@ export function writeAllureDecision(s: ReportSummary, resultsDir: string): strin
   ]
   s.retry?.unblockCriteria.forEach((c, i) => env.push([`Unblock ${i + 1}`, c]))
   for (const w of s.waiversInForce ?? []) env.push([`Waiver ${w.gate}`, `${w.classification} ${w.ticket} until ${w.expiresAt}`])
+  for (const w of s.waiversExpired ?? []) env.push([`Waiver expired ${w.gate}`, `${w.classification} ${w.ticket} expired ${w.expiresAt}`])
+  if (s.advisory?.length) env.push(['Advisory (not counted)', s.advisory.join(', ')])
   // java.util.Properties: escape '\', '=' ':' in keys, spaces in keys, and newlines
   const esc = (t: string, key: boolean) =>
     t
@@ -170,7 +187,7 @@ export function writeAllureDecision(s: ReportSummary, resultsDir: string): strin
   const kept = existsSync(envFile)
     ? readFileSync(envFile, 'utf8')
         .split('\n')
-        .filter((l) => l && !ours.has(l.split(/(?<!\\)=/)[0]) && !/^(Unblock\\ \d+|Waiver\\ )/.test(l))
+        .filter((l) => l && !ours.has(l.split(/(?<!\\)=/)[0]) && !/^(Unblock\\ \d+|Waiver\\ |Advisory\\ )/.test(l))
     : []
   writeFileSync(envFile, [...env.map(([k, v]) => `${esc(k, true)}=${esc(v, false)}`), ...kept].join('\n') + '\n')
   const execFile = join(resultsDir, 'executor.json')

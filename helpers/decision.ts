@@ -2,21 +2,28 @@
 // BLOCKED, classifications, retry metadata, the stop rules, the E2-3 cutover decision. Nothing here
 // reads or writes a file: helpers/bundle.ts writes what these functions compute.
 import { isBlockingClassification, isClassification, UNBLOCK_CRITERIA } from './classification.ts'
-import type { GateResult, RunInfo } from './run-state.ts'
+import { applyPolicy, countsForDecision, type DecisionPolicy, EMPTY_POLICY, type PolicyNote, type Waiver } from './policy.ts'
+import { GATE_STATUSES, type GateResult, type GateStatus, type RunInfo } from './run-state.ts'
 import { STOP_RULES, type SuiteName } from './suites.ts'
 
 export type Decision = 'GO' | 'NO_GO' | 'BLOCKED'
 
 export const EXIT_CODES: Record<Decision | 'USAGE', number> = { GO: 0, NO_GO: 1, BLOCKED: 2, USAGE: 3 }
 
+/** A gate in the summary: a worker's status, or 'waived' / 'advisory' set by the decision policy. */
+export const SUMMARY_GATE_STATUSES = [...GATE_STATUSES, 'waived'] as const
+export type SummaryGateStatus = GateStatus | 'waived'
+
 export interface SummaryGate {
   id: string
   suite: SuiteName
-  status: GateResult['status']
+  status: SummaryGateStatus
   classification: string | null
   reason: string | null
   durationMs: number
   evidence: string | null
+  /** set when the decision policy changed the status: what it was, and the waiver / advisory entry */
+  policy?: PolicyNote
 }
 
 export interface Summary {
@@ -35,20 +42,29 @@ export interface Summary {
   bundles: Record<string, string>
   configError: string | null
   interrupted: boolean
+  /** the decision policy of the profile: waivers that applied, expired, matched nothing; advisory gates (suite/id) */
+  waiversInForce: Waiver[]
+  waiversExpired: Waiver[]
+  waiversUnused: Waiver[]
+  advisory: string[]
 }
 
-/** GO when every selected gate passed; NO_GO when any failed with *_FAILED / FRESHNESS_SLO_BREACHED; else
- * BLOCKED. Interrupted is BLOCKED. Advisory results (--keep-going after a stop) never count. */
+/** GO when every counted gate passed; NO_GO when any failed with *_FAILED / FRESHNESS_SLO_BREACHED; else
+ * BLOCKED. Interrupted is BLOCKED. Waived and advisory gates (the profile's policy, --keep-going after a
+ * stop) never count; the gates must already have been through applyPolicy(). */
 export function decide(
-  gates: Pick<SummaryGate, 'status' | 'classification'>[],
+  gates: Pick<SummaryGate, 'status' | 'classification' | 'policy'>[],
   opts: { configError?: boolean; interrupted?: boolean } = {},
 ): Decision {
   // DESIGN: an interrupted run is BLOCKED (exit 2), whatever it had found so far
   if (opts.interrupted) return 'BLOCKED'
-  const counted = gates.filter((g) => g.status !== 'advisory')
+  // waived and advisory gates are shown, never counted (helpers/policy.ts); all of them → nothing decided → BLOCKED
+  const counted = gates.filter(countsForDecision)
   if (counted.some((g) => g.status === 'failed' && !isBlockingClassification(g.classification))) return 'NO_GO'
   if (opts.configError || counted.length === 0) return 'BLOCKED'
-  if (counted.every((g) => g.status === 'passed') && counted.length === gates.length) return 'GO'
+  // a --keep-going result (advisory without a policy note) exists only because a stop rule fired: never GO beside one
+  const keptGoing = gates.some((g) => g.status === 'advisory' && !g.policy?.advisory)
+  if (counted.every((g) => g.status === 'passed') && !keptGoing) return 'GO'
   return 'BLOCKED'
 }
 
@@ -118,11 +134,13 @@ function toSummaryGate(r: GateResult): SummaryGate {
 
 /** What must be true before the next attempt, per classification and run condition. */
 export function unblockCriteria(gates: SummaryGate[], info: Pick<RunInfo, 'configError'>, interrupted: boolean): string[] {
-  const counted = gates.filter((g) => g.status !== 'advisory')
+  const counted = gates.filter(countsForDecision)
   const classifications = [...new Set(counted.flatMap((g) => (g.classification ? [g.classification] : [])))]
   const unblock = classifications.filter(isClassification).map((c) => UNBLOCK_CRITERIA[c])
   if (info.configError) unblock.unshift(`CONFIGURATION: ${info.configError.replace(/\n\s*/g, ' ')} — fix it and rerun.`)
   if (interrupted) unblock.push('INTERRUPTED: the run was stopped before every gate ran; start a new run (an interrupted run is never GO).')
+  if (gates.length && !counted.length && !info.configError)
+    unblock.push('NOTHING DECIDED: every selected gate is waived or advisory (policy:); select at least one gate that counts.')
   if (counted.some((g) => g.status === 'blocked' && !g.classification) && !unblock.length)
     unblock.push('BLOCKED: a needed or earlier gate did not pass; see the reasons per gate.')
   return unblock
@@ -138,17 +156,18 @@ export interface SummaryInput {
   retryAfterHours: number
   now: Date
   interrupted?: boolean
+  /** the profile's decision policy (waivers, advisory gates), applied at `now` before deciding */
+  policy?: DecisionPolicy
 }
 
-/** The summary (DESIGN schema) of a run, from its run.json and gate results. */
+/** The summary (DESIGN schema) of a run, from its run.json and gate results: the policy first, then the decision. */
 export function buildSummary(input: SummaryInput): Summary {
   const { info, now } = input
   const interrupted = Boolean(input.interrupted || info.interrupted)
-  const gates = summarizeGates({ ...info, interrupted }, input.results)
+  const policed = applyPolicy(summarizeGates({ ...info, interrupted }, input.results), input.policy ?? EMPTY_POLICY, now)
+  const gates: SummaryGate[] = policed.gates.map((g) => ({ ...g, status: g.status as SummaryGateStatus }))
   const decision = decide(gates, { configError: Boolean(info.configError), interrupted })
-  const classifications = [
-    ...new Set(gates.filter((g) => g.status !== 'advisory').flatMap((g) => (g.classification ? [g.classification] : []))),
-  ]
+  const classifications = [...new Set(gates.filter(countsForDecision).flatMap((g) => (g.classification ? [g.classification] : [])))]
   const suites = [...new Set(gates.map((g) => g.suite))]
   const bundles = Object.fromEntries(suites.map((s) => [s, input.bundleDirOf(s)]))
   return {
@@ -173,6 +192,10 @@ export function buildSummary(input: SummaryInput): Summary {
     bundles,
     configError: info.configError ?? null,
     interrupted,
+    waiversInForce: policed.waiversInForce,
+    waiversExpired: policed.waiversExpired,
+    waiversUnused: policed.waiversUnused,
+    advisory: policed.advisory,
   }
 }
 
@@ -182,7 +205,8 @@ export type CutoverDecision = Decision | 'INCOMPLETE'
 export function cutoverDecision(s: Summary, required: readonly string[]): { decision: CutoverDecision; missing: string[] } {
   const gates = s.gates.filter((g) => g.suite === 'rehearsal')
   const d = decide(gates, { configError: Boolean(s.configError), interrupted: s.interrupted })
-  const passed = new Set(gates.filter((g) => g.status === 'passed').map((g) => g.id))
+  // a waived failure or a policy-advisory gate is settled by the owned policy entry (the 99 file lists it)
+  const passed = new Set(gates.filter((g) => g.status === 'passed' || g.policy).map((g) => g.id))
   const missing = required.filter((id) => !gates.some((g) => g.id === id))
   // a GO over part of the rehearsal (say, a one-gate run) is not a GO for the cutover
   if (d === 'GO' && required.some((id) => !passed.has(id))) return { decision: 'INCOMPLETE', missing }

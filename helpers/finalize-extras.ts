@@ -1,14 +1,13 @@
 // What the finalizer does after the bundles' MANIFEST.sha256 are written (so the attestation covers
 // them): attest every bundle, write the CTRF report beside JUnit, put the decision into JUnit's
-// <properties> and on Allure's first page, and append the runbook coverage and "since the last GO"
-// to reports/latest/summary.md. Synchronous and local; the network exports (OTLP, webhook) are
+// <properties> and on Allure's first page (the runbook coverage and "since the last GO" are in the 99
+// files and summary.md, written by helpers/bundle.ts before the manifests). Synchronous and local; the network exports (OTLP, webhook) are
 // exportRun() in helpers/otel.ts / helpers/notify.ts, awaited by the CLI after the run.
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { type AttestSummary, describeRunbookRevision, SigningKeyError, writeAttestation } from './attest.ts'
-import { type CompareSummary, sinceLastGo } from './compare.ts'
+import type { CompareSummary } from './compare.ts'
 import { injectJunitProperties, type ReportSummary, writeAllureDecision, writeCtrf } from './ctrf.ts'
-import { coverageTable } from './runbook-steps.ts'
 
 export type ExtrasSummary = AttestSummary & ReportSummary & CompareSummary & { bundles: Record<string, string> }
 
@@ -53,12 +52,6 @@ export function finalizeExtras(s: ExtrasSummary, o: ExtrasOptions): { written: s
     if (next === null) return []
     writeFileSync(junit, next)
     return [junit]
-  })
-  attempt('summary sections', () => {
-    const md = join(o.reports, 'latest', 'summary.md')
-    if (!existsSync(md)) return []
-    appendFileSync(md, `\n${coverageTable(s.gates)}\n${sinceLastGo(o.reports, s)}`)
-    return [md]
   })
   return { written, problems }
 }

@@ -63,7 +63,7 @@ export interface PolicyOutcome<G extends PolicyGate> {
   waiversExpired: Waiver[]
   /** waivers in force that matched nothing in this run (a fixed failure: the waiver can go) */
   waiversUnused: Waiver[]
-  /** ids (suite/id) of the gates reported as advisory */
+  /** ids (suite/id) of the gates reported as advisory: policy.advisory and --keep-going results */
   advisory: string[]
 }
 
@@ -83,6 +83,11 @@ export function applyPolicy<G extends PolicyGate>(gates: G[], policy: DecisionPo
   const used = new Set<Waiver>()
   const advisory: string[] = []
   const out = gates.map((g): PolicedGate<G> => {
+    // a --keep-going result after a stop rule is advisory already: the same list and section, no policy note
+    if (g.status === 'advisory' && !policy.advisory.some((ref) => matchesGateRef(ref, g))) {
+      advisory.push(`${g.suite}/${g.id}`)
+      return g
+    }
     if (policy.advisory.some((ref) => matchesGateRef(ref, g)) && g.status !== 'skipped') {
       advisory.push(`${g.suite}/${g.id}`)
       return { ...g, status: 'advisory', policy: { originalStatus: g.status, advisory: true } }
@@ -141,9 +146,9 @@ export function policyMarkdown<G extends PolicyGate>(o: PolicyOutcome<G>): strin
   if (o.waiversUnused.length) lines.push('## Waivers that matched nothing (remove them)', '', ...head, ...o.waiversUnused.map(row), '')
   if (o.advisory.length) {
     lines.push('## Advisory (ran, never decide)', '', '| gate | result | classification | reason |', '|---|---|---|---|')
-    for (const g of o.gates.filter((x) => x.policy?.advisory)) {
+    for (const g of o.gates.filter((x) => x.status === 'advisory')) {
       lines.push(
-        `| ${g.suite}/${g.id} | ${(g.policy?.originalStatus ?? '').toUpperCase()} | ${g.classification ?? '-'} | ${(g.reason ?? '-').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
+        `| ${g.suite}/${g.id} | ${g.policy?.advisory ? `${g.policy.originalStatus.toUpperCase()} (policy.advisory)` : 'ADVISORY (--keep-going after a stop)'} | ${g.classification ?? '-'} | ${(g.reason ?? '-').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`,
       )
     }
     lines.push('')

@@ -34,10 +34,11 @@ export class Redactor {
   }
 }
 
-/** Values of environment variables whose names look secret (used in addition to the profile's list). */
+/** Values of environment variables whose names look secret (used in addition to the profile's list); a
+ * webhook URL (CLOSEOUT_NOTIFY_URL) carries its credential in the path, so it is one. */
 export function secretLookingEnvValues(env: NodeJS.ProcessEnv = process.env): string[] {
   return Object.entries(env)
-    .filter(([k, v]) => v && /(PASSWORD|SECRET|TOKEN|_KEY$|CONNECTION_STRING|SAS)/i.test(k))
+    .filter(([k, v]) => v && /(PASSWORD|SECRET|TOKEN|_KEY$|CONNECTION_STRING|SAS|NOTIFY_URL|WEBHOOK)/i.test(k))
     .map(([, v]) => v as string)
 }
 

@@ -20,7 +20,9 @@ import { join, resolve } from 'node:path'
 import type { SuiteName } from './suites.ts'
 import { SUITES } from './suites.ts'
 
-export type GateStatus = 'passed' | 'failed' | 'blocked' | 'skipped' | 'interrupted' | 'advisory'
+/** What a worker records for a gate (schemas/summary.schema.json lists these and the policy's 'waived'). */
+export const GATE_STATUSES = ['passed', 'failed', 'blocked', 'skipped', 'interrupted', 'advisory'] as const
+export type GateStatus = (typeof GATE_STATUSES)[number]
 
 export interface GateResult {
   id: string

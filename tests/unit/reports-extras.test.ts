@@ -48,6 +48,8 @@ const nogo: ReportSummary = {
       expiresAt: '2026-12-31T00:00:00Z',
     },
   ],
+  waiversExpired: [{ gate: 'smoke-404', classification: 'SMOKE_FAILED', ticket: 'OPS-1', owner: 'api', expiresAt: '2026-11-01T00:00:00Z' }],
+  advisory: ['closeout/consumer-lag'],
 }
 
 describe('CTRF and the decision in JUnit / Allure', () => {
@@ -93,8 +95,14 @@ describe('CTRF and the decision in JUnit / Allure', () => {
         'closeout.retry.retryAtUtc',
         'closeout.retry.unblock.1',
         'closeout.waiver.consumer-freshness',
+        'closeout.waiverExpired.smoke-404',
       ]),
     )
+    // the testcase of a waived / advisory gate still fails in vitest's JUnit: the property says it does not count
+    expect(junitProperties(nogo)).toContainEqual({
+      name: 'closeout.gate.closeout/consumer-freshness',
+      value: 'waived (was failed): not counted in the decision',
+    })
     const xml = '<?xml version="1.0"?>\n<testsuites name="closeout" tests="1">\n  <testsuite name="a"></testsuite>\n</testsuites>\n'
     const once = injectJunitProperties(xml, nogo)!
     expect(once).toMatch(
@@ -114,6 +122,11 @@ describe('CTRF and the decision in JUnit / Allure', () => {
     expect(env).toContain('Retry\\ owner=release-engineering')
     expect(env).toContain('target=local')
     expect(env.match(/^Decision=/gm)).toHaveLength(1)
+    expect(env).toContain('Waiver\\ consumer-freshness=FRESHNESS_SLO_BREACHED OPS-4711 until 2026-12-31T00:00:00Z')
+    expect(env).toContain('Waiver\\ expired\\ smoke-404=SMOKE_FAILED OPS-1 expired 2026-11-01T00:00:00Z')
+    expect(env).toContain('Advisory\\ (not\\ counted)=closeout/consumer-lag')
+    writeAllureDecision(nogo, dir) // a second finalize replaces our lines, never duplicates them
+    expect(readFileSync(join(dir, 'environment.properties'), 'utf8').match(/^Waiver\\ /gm)).toHaveLength(2)
     expect(JSON.parse(readFileSync(join(dir, 'executor.json'), 'utf8')).reportName).toBe(
       'closeout — NO_GO (SMOKE_FAILED, MONITORING_ACCESS_BLOCKED, FRESHNESS_SLO_BREACHED)',
     )
