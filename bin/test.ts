@@ -14,6 +14,7 @@ import { formatCatalogJson } from '../helpers/catalog-json.ts'
 import { isBlockingClassification } from '../helpers/classification.ts'
 import { EXIT_CODES, type Summary } from '../helpers/decision.ts'
 import { commandLine } from '../helpers/evidence.ts'
+import { isFleetArgv } from '../helpers/fleet.ts'
 import { operatorName, usableHome } from '../helpers/operator.ts'
 import { interpolate, loadProfile, ProfileError, resolveTargetPath, type TargetProfile } from '../helpers/profile.ts'
 import {
@@ -457,6 +458,8 @@ async function runVitest(args: Args, info: RunInfo, filter: string | undefined, 
 }
 
 async function main(): Promise<number> {
+  // more than one --target (or --parallel): a fleet, one run of this file per target (bin/fleet.ts)
+  if (isFleetArgv(process.argv.slice(2))) return (await import('./fleet.ts')).runFleet(process.argv.slice(2))
   let args: Args
   try {
     args = parseCli(process.argv.slice(2))
