@@ -7,7 +7,7 @@
 // running child (each stops its gates and writes its own summary), targets not started yet are not started,
 // and the fleet exits 2.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../helpers/decision.ts'
@@ -125,6 +125,10 @@ export async function runFleet(argv: string[]): Promise<number> {
   const fleetId = newRunId()
   const dir = join(reportsDir(ROOT), 'fleet', fleetId)
   mkdirSync(dir, { recursive: true })
+  // one Allure results directory for the whole fleet: cleared here once, never by a target (bin/test.ts reads
+  // CLOSEOUT_FLEET_ID), so two targets starting together cannot wipe the results the other is writing
+  rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true, maxRetries: 3 })
+  process.env.CLOSEOUT_FLEET_ID = fleetId
   const startedAt = new Date().toISOString()
   const command = commandLine(['closeout', 'test', ...argv.filter((x) => x !== '--' && x !== '--quiet')])
   if (!a.quiet) process.stdout.write(`closeout fleet ${fleetId}: ${a.targets.length} target(s), at most ${a.parallel} at once\n`)

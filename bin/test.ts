@@ -411,7 +411,8 @@ async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string,
   process.on('exit', release)
   const info = resolveRunInfo(args, runId, earlier, selected, catalog, targetFile, profile, sel.described)
   writeRunInfo(info, ROOT)
-  if (!earlier) rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true })
+  // in a fleet (bin/fleet.ts) the fleet cleared them once: targets running side by side must not wipe each other's
+  if (!earlier && !process.env.CLOSEOUT_FLEET_ID) rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true })
   const summary = await runVitest(args, info, sel.vitestFilter, [...new Set(sel.selected.map((g) => g.file))], profile)
   release()
   if (!args.quiet) printSummary(summary)
