@@ -2,6 +2,8 @@
 // and summary (never GO unless both say GO), the fleet's one exit code (config 3 > NO_GO 1 > BLOCKED 2 > GO 0,
 // interrupted 2), and the gate × target table.
 import { describe, expect, test } from 'vitest'
+import { parseAllDocuments } from 'yaml'
+import { fleetJobName, JobUsageError, renderJob, renderJobs } from '../../bin/job.ts'
 import type { Summary, SummaryGate } from '../../helpers/decision.ts'
 import {
   buildFleetReport,
@@ -157,5 +159,52 @@ describe('the gate × target table', () => {
     expect(md).toMatch(/\| decision +\| GO \(exit 0\) +\| NO_GO \(exit 1\) +\| BLOCKED \(exit 2\) +\|/)
     expect(md).toContain('no summary from run f-1-stg.yaml')
     expect(formatFleetReport(r, false)).toMatch(/closeout\/consumer-freshness +— +FAIL FRESHNESS_SLO_BREACHED/)
+  })
+})
+
+describe('job render with several --target: one Job per target', () => {
+  type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
+  const root = new URL('../../', import.meta.url).pathname
+  const targets = ['dev', 'stg', 'breach'].map((t) => `${root}fixtures/targets/local-fleet-${t}.yaml`)
+  const now = new Date('2026-12-01T23:00:00Z')
+  const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Obj)
+  test('distinct Jobs and ConfigMaps, each Job reading its own profile and writing its own reports directory', () => {
+    const all = docs(renderJobs({ targets, tags: ['closeout'], now, allowMutations: true }))
+    const jobs = all.filter((d) => d.kind === 'Job')
+    const maps = all.filter((d) => d.kind === 'ConfigMap')
+    expect(jobs.map((j) => j.metadata.name)).toEqual([
+      'closeout-closeout-20261201230000-1-local-fleet-dev',
+      'closeout-closeout-20261201230000-2-local-fleet-stg',
+      'closeout-closeout-20261201230000-3-local-fleet-breach',
+    ])
+    // the mutations Role and its binding once, not once per target
+    expect(all.filter((d) => d.kind === 'Role').length).toBe(1)
+    expect(all.filter((d) => d.kind === 'RoleBinding').length).toBe(1)
+    const reportsDirs = new Set<string>()
+    jobs.forEach((j, i) => {
+      const pod = j.spec.template.spec
+      const c = pod.containers[0]
+      const cm = pod.volumes.find((v: Obj) => v.name === 'target').configMap.name
+      expect(maps.find((m) => m.metadata.name === cm)?.data).toHaveProperty(`local-fleet-${['dev', 'stg', 'breach'][i]}.yaml`)
+      expect(c.args).toContain(`/app/fixtures/targets/in-cluster/local-fleet-${['dev', 'stg', 'breach'][i]}.yaml`)
+      const dir = c.env.filter((e: Obj) => e.name === 'CLOSEOUT_REPORTS_DIR')
+      expect(dir).toEqual([{ name: 'CLOSEOUT_REPORTS_DIR', value: `/app/reports/${j.metadata.name}` }])
+      reportsDirs.add(dir[0].value)
+      expect(j.metadata.labels['closeout/fleet']).toBe('closeout-20261201230000')
+      expect(j.spec.template.metadata.labels['closeout/fleet']).toBe('closeout-20261201230000')
+    })
+    expect(reportsDirs.size).toBe(3)
+  })
+  test('one --target renders exactly what a single render does; --run-id with several is refused', () => {
+    const one = { tags: ['closeout'], now }
+    expect(renderJobs({ ...one, targets: targets.slice(0, 1) })).toBe(renderJob({ ...one, target: targets[0] }))
+    expect(() => renderJobs({ ...one, targets, runId: 'x' })).toThrow(JobUsageError)
+  })
+  test('a Job name stays within 63 characters and distinct when the profile part is cut', () => {
+    const base = 'closeout-closeout-20261201230000'
+    const long = 'a-very-long-profile-name-for-the-west-europe-region-production.yaml'
+    const names = [0, 1].map((i) => fleetJobName(base, i, long))
+    expect(names[0]).not.toBe(names[1])
+    for (const n of names) expect(n).toMatch(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)
   })
 })
