@@ -139,6 +139,11 @@ export async function runFleet(argv: string[]): Promise<number> {
   )
   writeJsonAtomic(join(dir, 'fleet.json'), report)
   writeFileSync(join(dir, 'fleet.md'), formatFleetReport(report, true))
+  // reports/latest/summary.json is whichever target finished last: the fleet's own latest is beside its runs
+  const latest = join(reportsDir(ROOT), 'fleet', 'latest')
+  mkdirSync(latest, { recursive: true })
+  writeJsonAtomic(join(latest, 'fleet.json'), report)
+  writeFileSync(join(latest, 'fleet.md'), formatFleetReport(report, true))
   process.stdout.write(`\n${formatFleetReport(report, false)}\nfleet report: ${relative(ROOT, join(dir, 'fleet.md'))} (and fleet.json)\n`)
   return report.exitCode
 }

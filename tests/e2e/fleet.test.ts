@@ -70,6 +70,7 @@ describe('a fleet of local targets', { timeout: 600_000 }, () => {
     expect(report.gates.length).toBe(runs[0].gates.length)
     const md = readFileSync(join(ROOT, 'reports/fleet', id, 'fleet.md'), 'utf8')
     expect(md).toContain(`# Fleet ${id}: NO_GO (exit 1)`)
+    expect(readFileSync(join(ROOT, 'reports/fleet/latest/fleet.md'), 'utf8')).toBe(md)
     expect(r.stdout).toMatch(/closeout\/consumer-freshness +PASS +FAIL FRESHNESS_SLO_BREACHED +PASS/)
   })
 
