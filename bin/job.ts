@@ -1,8 +1,9 @@
-// ./closeout job render --target FILE --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]
+// ./closeout job render --target FILE [--target FILE]... --tag TAG [--tag TAG2] [--image IMG] [--namespace NS] [--pvc NAME] [--allow-mutations]
 //                       [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]
 // Prints a ConfigMap (the target profile), with --allow-mutations the mutations Role + RoleBinding, with
 // --workload-identity the ServiceAccount annotated for Microsoft Entra Workload ID, and a
 // Job (deploy/k8s/job.yaml filled in) for an in-cluster run: `./closeout job render … | kubectl apply -f -`.
+// Several --target: one ConfigMap + Job per target (renderJobs), each writing its own reports directory.
 // The profile is interpolated inside the pod: each ${VAR} it needs without a default is passed in the
 // Job's env from the rendering shell (secret-looking ones only through --env-from-secret, never inlined).
 // Exit 3 (usage) when the target file is missing, no --tag is given, an option is unknown, or a
@@ -36,6 +37,9 @@ export interface RenderJobOptions {
   /** the rendering shell's environment (default process.env) */
   env?: NodeJS.ProcessEnv
   now?: Date
+  /** this Job's place in a multi-target render (renderJobs): its name gets `-<n>-<profile>`, its reports
+   * their own directory on the volume (/app/reports/<job name>), and the Job the label closeout/fleet */
+  fleet?: { index: number; id: string }
 }
 
 const SECRET_LOOKING = /SECRET|TOKEN|PASSWORD|PASSWD|CONNECTION_STRING|(^|_)KEY$|DATABASE_URL/i
@@ -80,14 +84,54 @@ function profileEnv(o: RenderJobOptions, profileText: string, already: Set<strin
 
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
 
+/** `<base>-<n>-<profile>` within the 63 characters of a Job name; the index keeps two Jobs apart when the
+ * profile part is cut or a profile is listed twice. */
+export function fleetJobName(base: string, index: number, profileFile: string): string {
+  const slug = profileFile
+    .replace(/\.ya?ml$/i, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+  return `${base}-${index + 1}-${slug}`.slice(0, 63).replace(/-+$/, '')
+}
+
+/** One Job of a fleet: its own reports directory on the shared volume (its bundle, summary and
+ * reports/latest never meet another target's) and the label that selects the fleet's Jobs. */
+function placeInFleet(job: Obj, c: Obj, name: string, fleetId: string): void {
+  const env = (c.env ?? []) as { name: string; value: string }[]
+  c.env = [...env.filter((e) => e.name !== 'CLOSEOUT_REPORTS_DIR'), { name: 'CLOSEOUT_REPORTS_DIR', value: `/app/reports/${name}` }]
+  for (const m of [job.metadata, job.spec.template.metadata]) m.labels = { ...m.labels, 'closeout/fleet': fleetId }
+}
+
+/** Several targets: one ConfigMap + Job per target (distinct names, one reports directory each), the
+ * Role / ServiceAccount once. `--run-id` is refused: each Job is a new run of its own target. */
+export function renderJobs(o: Omit<RenderJobOptions, 'target' | 'fleet'> & { targets: string[] }): string {
+  if (o.targets.length === 1) return renderJob({ ...o, target: o.targets[0] })
+  if (o.runId !== undefined) throw new JobUsageError('--run-id is for one target: each Job of a multi-target render is a new run')
+  const now = o.now ?? new Date()
+  const id = `closeout-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`
+  const seen = new Set<string>()
+  const out: string[] = []
+  o.targets.forEach((target, index) => {
+    // the shared documents (ServiceAccount, mutations Role) come once, before the first Job that needs them
+    for (const doc of renderJob({ ...o, target, now, fleet: { index, id } }).split('---\n')) {
+      const m = parseYaml(doc) as Obj
+      const key = m.kind === 'Job' || m.kind === 'ConfigMap' ? doc : `${m.kind}/${m.metadata?.name}`
+      if (!seen.has(key)) out.push(doc)
+      seen.add(key)
+    }
+  })
+  return out.join('---\n')
+}
+
 export function renderJob(o: RenderJobOptions): string {
   if (!o.tags.length) throw new JobUsageError('at least one --tag is required (e.g. --tag closeout)')
   const target = resolve(o.target)
   if (!existsSync(target)) throw new JobUsageError(`target profile ${o.target} does not exist (profiles live in fixtures/targets/)`)
   const ns = o.namespace ?? 'txlookup'
   const stamp = (o.now ?? new Date()).toISOString().replace(/[-:T]/g, '').slice(0, 14)
-  const name = `closeout-${o.tags[0].toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${stamp}`.slice(0, 63)
+  const base = `closeout-${o.tags[0].toLowerCase().replace(/[^a-z0-9-]/g, '-')}-${stamp}`.slice(0, 63)
   const profileName = basename(target)
+  const name = o.fleet ? fleetJobName(base, o.fleet.index, profileName) : base
   const job = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'job.yaml'), 'utf8'))[0].toJS() as Obj
   job.metadata.name = name
   job.metadata.namespace = ns
@@ -98,6 +142,7 @@ export function renderJob(o: RenderJobOptions): string {
   const fromProfile = profileEnv(o, readFileSync(target, 'utf8'), new Set(given.map((e) => e.name)))
   c.env = [...given.filter((e) => !fromProfile.some((p) => p.name === e.name)), ...fromProfile]
   if (o.envFromSecret) c.envFrom = [{ secretRef: { name: o.envFromSecret } }]
+  if (o.fleet) placeInFleet(job, c, name, o.fleet.id)
   if (o.runId !== undefined && !/^[\w.-]+$/.test(o.runId))
     throw new JobUsageError(`--run-id "${o.runId}": use letters, digits, "_", "-" or "." only`)
   c.args = [
@@ -154,12 +199,14 @@ export function renderJob(o: RenderJobOptions): string {
 const JOB_RENDER_USAGE = `usage: ./closeout job render --target FILE --tag TAG [--tag TAG]... [--image IMG] [--namespace NS] [--pvc NAME]
                            [--run-id ID] [--allow-mutations] [--workload-identity CLIENT_ID] [--env NAME[=VALUE]]... [--env-from-secret SECRET]
 
-  --target FILE                the target profile, shipped to the pod in a ConfigMap
+  --target FILE                the target profile, shipped to the pod in a ConfigMap; repeat it for one Job per
+                               target (names <job>-<n>-<profile>, each Job's reports in /app/reports/<its name>,
+                               all labelled closeout/fleet=<id>)
   --tag TAG                    the gates to run (repeat for a union)
   --image IMG                  the closeout image (default closeout:latest)
   --namespace NS               where the Job runs (default txlookup)
   --pvc NAME                   a PersistentVolumeClaim for reports/ (default: the template's)
-  --run-id ID                  append to an earlier run (pnpm test --run-id)
+  --run-id ID                  append to an earlier run (pnpm test --run-id; one target only)
   --allow-mutations            also bind the mutations Role and pass --allow-mutations
   --workload-identity ID       the managed identity's client id (Microsoft Entra Workload ID)
   --env NAME[=VALUE]           pass a variable with a default too (value from this shell, or VALUE)
@@ -171,7 +218,7 @@ const renderCommand = defineCommand({
   summary: 'print the ConfigMap, Role/ServiceAccount when asked, and the Job for an in-cluster run',
   usage: JOB_RENDER_USAGE,
   options: {
-    target: { type: 'string' },
+    target: { type: 'string', multiple: true },
     tag: { type: 'string', multiple: true },
     image: { type: 'string' },
     namespace: { type: 'string' },
@@ -183,11 +230,11 @@ const renderCommand = defineCommand({
     'env-from-secret': { type: 'string' },
   },
   run: ({ values: v }) => {
-    if (!v.target) throw new UsageError('--target FILE is required')
+    if (!v.target?.length) throw new UsageError('--target FILE is required')
     try {
       process.stdout.write(
-        renderJob({
-          target: v.target,
+        renderJobs({
+          targets: v.target,
           tags: v.tag ?? [],
           image: v.image,
           namespace: v.namespace,

@@ -15,6 +15,7 @@ import { isBlockingClassification } from '../helpers/classification.ts'
 import { EXIT_CODES, type Summary } from '../helpers/decision.ts'
 import { commandLine } from '../helpers/evidence.ts'
 import { exportRun } from '../helpers/export-run.ts'
+import { isFleetArgv } from '../helpers/fleet.ts'
 import { redactNotifyArgs } from '../helpers/notify.ts'
 import { operatorName, usableHome } from '../helpers/operator.ts'
 import { checkPolicyGates } from '../helpers/policy.ts'
@@ -461,7 +462,8 @@ async function runGates(args: Args, catalog: CatalogEntry[], targetFile: string,
   process.on('exit', release)
   const info = resolveRunInfo(args, runId, earlier, selected, catalog, targetFile, profile, sel.described)
   writeRunInfo(info, ROOT)
-  if (!earlier) rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true })
+  // in a fleet (bin/fleet.ts) the fleet cleared them once: targets running side by side must not wipe each other's
+  if (!earlier && !process.env.CLOSEOUT_FLEET_ID) rmSync(join(reportsDir(ROOT), 'allure-results'), { recursive: true, force: true })
   const summary = await runVitest(args, info, sel.vitestFilter, [...new Set(sel.selected.map((g) => g.file))], profile)
   release()
   if (!args.quiet) printSummary(summary)
@@ -514,6 +516,8 @@ async function runVitest(args: Args, info: RunInfo, filter: string | undefined, 
 }
 
 async function main(): Promise<number> {
+  // more than one --target (or --parallel): a fleet, one run of this file per target (bin/fleet.ts)
+  if (isFleetArgv(process.argv.slice(2))) return (await import('./fleet.ts')).runFleet(process.argv.slice(2))
   let args: Args
   try {
     args = parseCli(process.argv.slice(2))

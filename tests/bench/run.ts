@@ -229,12 +229,52 @@ async function profileRun(pnpm: string | undefined): Promise<{ command: string; 
   return { command: argv.join(' ').replace(ROOT, '.'), processes: summariseCpuProfiles(dir, ROOT), dir }
 }
 
+interface FleetBench {
+  targets: number
+  parallel: number
+  command: string
+  wallMs: number
+  decision: string
+  /** wall / targets: what one more target costs at this concurrency */
+  perTargetMs: number
+}
+
+/** A fleet of n closeout runs against the one local environment (`--target local.yaml` n times, --parallel 2:
+ * the fleet default), once per size, so the table shows how the wall time grows with the number of targets. */
+async function benchFleet(sizes: number[]): Promise<FleetBench[]> {
+  const out: FleetBench[] = []
+  for (const n of sizes) {
+    const args = [
+      '--tag',
+      'closeout',
+      '--parallel',
+      '2',
+      ...Array.from({ length: n }, () => ['--target', 'fixtures/targets/local.yaml']).flat(),
+    ]
+    const r = await timed([process.execPath, 'bin/test.ts', ...args, '--quiet'])
+    const id = /fleet report: reports\/fleet\/(\S+)\/fleet\.md/.exec(r.out)?.[1]
+    if (!id) throw new Error(`the fleet of ${n} wrote no fleet report (exit ${r.code}):\n${r.out.slice(-2000)}`)
+    const report = JSON.parse(readFileSync(join(ROOT, 'reports/fleet', id, 'fleet.json'), 'utf8')) as { decision: string }
+    out.push({
+      targets: n,
+      parallel: 2,
+      command: `closeout test --tag closeout --parallel 2 --target local.yaml ×${n}`,
+      wallMs: r.ms,
+      decision: report.decision,
+      perTargetMs: Math.round(r.ms / n),
+    })
+    process.stdout.write(`fleet of ${n}: ${r.ms} ms, ${report.decision}\n`)
+  }
+  return out
+}
+
 interface BenchResult {
   at: string
   machine: { cpus: number; model?: string; memGiB: number; node: string; loadavg1m: number }
   suites: Record<string, SuiteBench>
   ratioCloseoutToBaseline: number | null
   exec: ExecBench
+  fleet?: FleetBench[]
   profile?: { command: string; processes: ProcessProfile[] }
   imports?: Awaited<ReturnType<typeof measureImports>>
 }
@@ -259,6 +299,10 @@ function renderSuites(r: BenchResult): string[] {
   lines.push(
     `| \`kubectl exec deploy/… -- true\`, same pod, alternating with the above (n=${e.n}) | ${e.kubectl.p50Ms} ms (p50) | ${e.kubectl.p95Ms} ms |`,
   )
+  for (const f of r.fleet ?? [])
+    lines.push(
+      `| fleet of ${f.targets} target(s): \`${f.command}\` (one run, ${f.decision}; the same local environment each time) | **${f.wallMs} ms** (${f.perTargetMs} ms per target) | — |`,
+    )
   return lines
 }
 
@@ -283,6 +327,8 @@ export function renderMarkdown(r: BenchResult): string {
     targets.push(`closeout / shell baseline **${r.ratioCloseoutToBaseline}x** (${c.medianMs} / ${b.medianMs} ms; target ≤ 1.0x)`)
   if (c?.overheadMedianMs != null) targets.push(`harness overhead **${c.overheadMedianMs} ms** (target ≤ 800 ms)`)
   targets.push(`exec harness / kubectl **${r.exec.ratio}x** (target ≤ 0.1x)`)
+  if (r.fleet?.length)
+    targets.push(`fleet wall ${r.fleet.map((f) => `${f.targets} target(s) **${f.wallMs} ms**`).join(', ')} (--parallel 2)`)
   if (r.suites.rehearsal) targets.push(`rehearsal wall **${r.suites.rehearsal.medianMs} ms** (target ≤ 6000 ms)`)
   const rss = Object.entries(r.suites).filter(([k, s]) => s.maxRssMiB !== null && k !== 'closeout-baseline')
   if (rss.length)
@@ -310,6 +356,7 @@ interface BenchOptions {
   execs: number
   suites: string[]
   profile: boolean
+  fleetSizes: number[]
 }
 
 async function runBench(o: BenchOptions): Promise<number> {
@@ -332,6 +379,7 @@ async function runBench(o: BenchOptions): Promise<number> {
   }
   const suites = await benchVariants(variants, pnpm, o.rounds)
   const exec = await benchExec(o.execs)
+  const fleet = o.fleetSizes.length ? await benchFleet(o.fleetSizes) : undefined
   const c = suites.closeout
   const b = suites['closeout-baseline']
   const result: BenchResult = {
@@ -340,6 +388,7 @@ async function runBench(o: BenchOptions): Promise<number> {
     suites,
     ratioCloseoutToBaseline: c && b ? Math.round((c.medianMs / b.medianMs) * 100) / 100 : null,
     exec,
+    ...(fleet ? { fleet } : {}),
   }
   if (o.profile) {
     const p = await profileRun(pnpm)
@@ -376,6 +425,14 @@ function toSuites(list: string): string[] {
   return suites
 }
 
+function toFleetSizes(list: string): number[] {
+  if (list === 'none') return []
+  const sizes = list.split(',').map((x) => Number(x.trim()))
+  if (!sizes.length || sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 32))
+    throw new UsageError(`--fleet "${list}": a list of whole numbers from 1 to 32 (1,4,8), or none`)
+  return sizes
+}
+
 export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'benchmarks against the local environment → reports/bench/ [--readme]',
@@ -386,6 +443,8 @@ export const benchCommand = defineCommand({
   --execs N      exec round trips, harness and kubectl each (default $BENCH_EXECS or 50)
   --suites LIST  suites to time (default $BENCH_SUITES or closeout,rehearsal); closeout brings the shell baseline
   --no-profile   skip the CPU profile and import timings
+  --fleet LIST   fleet sizes to time, closeout against the local environment N times at --parallel 2
+                 (default $BENCH_FLEET or 1,4,8; --fleet none skips them)
 Starts the local environment when it is down (CLOSEOUT_PORT_BASE applies). Exit 0 measured, 1 a run failed.`,
   options: {
     readme: { type: 'boolean' },
@@ -393,6 +452,7 @@ Starts the local environment when it is down (CLOSEOUT_PORT_BASE applies). Exit 
     execs: { type: 'string' },
     suites: { type: 'string' },
     'no-profile': { type: 'boolean' },
+    fleet: { type: 'string' },
   },
   run: ({ values: v }) =>
     runBench({
@@ -401,6 +461,7 @@ Starts the local environment when it is down (CLOSEOUT_PORT_BASE applies). Exit 
       execs: positiveInt('execs', v.execs ?? process.env.BENCH_EXECS, 50),
       suites: toSuites(v.suites ?? process.env.BENCH_SUITES ?? 'closeout,rehearsal'),
       profile: !v['no-profile'],
+      fleetSizes: toFleetSizes(v.fleet ?? process.env.BENCH_FLEET ?? '1,4,8'),
     }),
 })
 
