@@ -45,7 +45,7 @@ function summary(decision: Summary['decision'], gates: SummaryGate[], extra: Par
     configError: null,
     interrupted: false,
     ...extra,
-  }
+  } as Summary
 }
 const outcome = (exitCode: number | null, s?: Summary, target = 'dev.yaml'): TargetOutcome => ({
   target,
