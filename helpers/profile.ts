@@ -126,8 +126,13 @@ export const ReadinessSchema = z.strictObject({
       /** schema-qualified tables, e.g. identity.event_ledger */
       tables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'must be schema.table')).min(1),
       /** the CHECK constraint on processing_result, and the values it must admit */
-      checkConstraint: z.string().min(1).default('event_ledger_result_check'),
-      allowedResults: z.array(z.string().min(1)).default(['success', 'failure', 'skipped']),
+      checkConstraint: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case constraint name')
+        .default('event_ledger_result_check'),
+      allowedResults: z
+        .array(z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -'))
+        .default(['success', 'failure', 'skipped']),
       /** index names that must exist, schema-qualified */
       indexes: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'must be schema.index')).default([]),
     })
