@@ -36,7 +36,7 @@ describe('gate permissions', () => {
   })
   test('with --allow-mutations the extra needs are exactly role-mutations.yaml', () => {
     const extra = [...needed({ allowMutations: true })].filter((x) => !needed().has(x)).sort()
-    expect(extra).toEqual([...triples(['role-mutations.yaml'])].sort())
+    expect(extra).toEqual([...triples(['mutations/role-mutations.yaml'])].sort())
   })
   test('api.access direct needs no port-forward; static tokens need no Azure scope, DefaultAzureCredential does', () => {
     const direct = { ...profile, api: { ...profile.api, access: 'direct' as const } }

@@ -9,7 +9,8 @@ const SPEC = {
   allowedResults: ['success', 'failure', 'skipped'],
   indexes: ['identity.idx_a'],
 }
-const CHECK = "CHECK (((processing_result)::text = ANY ((ARRAY['success'::character varying, 'failure'::character varying, 'skipped'::character varying])::text[])))"
+const CHECK =
+  "CHECK (((processing_result)::text = ANY ((ARRAY['success'::character varying, 'failure'::character varying, 'skipped'::character varying])::text[])))"
 const ROWS = [
   'table|identity.event_ledger|identity.event_ledger',
   'table|public.event_ledger|event_ledger',
@@ -21,7 +22,12 @@ const ROWS = [
 describe('ledgerProblems', () => {
   test('everything present passes', () => expect(ledgerProblems(ROWS.join('\n'), SPEC)).toEqual([]))
   test('a missing table, constraint or index is named', () => {
-    const out = ledgerProblems(['table|identity.event_ledger|identity.event_ledger', 'table|public.event_ledger|', `check|identity.event_ledger|${CHECK}`].join('\n'), SPEC)
+    const out = ledgerProblems(
+      ['table|identity.event_ledger|identity.event_ledger', 'table|public.event_ledger|', `check|identity.event_ledger|${CHECK}`].join(
+        '\n',
+      ),
+      SPEC,
+    )
     expect(out).toEqual(['table public.event_ledger does not exist', 'index identity.idx_a does not exist'])
     expect(ledgerProblems(ROWS.filter((r) => !r.startsWith('check|public')).join('\n'), SPEC)).toEqual([
       'public.event_ledger has no CHECK constraint event_ledger_result_check',

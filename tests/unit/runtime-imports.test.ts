@@ -58,7 +58,7 @@ describe('the image runtime import graph', () => {
   })
 
   test('the local environment, report and browser packages are dev-only', () => {
-    for (const p of ['pg', 'ioredis', 'ws', 'playwright-core', 'allure', 'typescript']) {
+    for (const p of ['pg', 'ioredis', 'playwright-core', 'allure', 'typescript']) {
       expect(pkg.dependencies[p], `${p} is not a runtime dependency`).toBeUndefined()
       expect(pkg.devDependencies[p], `${p} is a devDependency`).toBeDefined()
     }
