@@ -2,7 +2,14 @@
 
 import type { V1Container, V1Deployment, V1NetworkPolicy } from '@kubernetes/client-node'
 import { describe, expect, test } from 'vitest'
-import { cidrWithin, containerProblems, networkPolicyProblems, parseQuantity, selectorImplies, selectorMatches } from '../../helpers/workload-checks.ts'
+import {
+  cidrWithin,
+  containerProblems,
+  networkPolicyProblems,
+  parseQuantity,
+  selectorImplies,
+  selectorMatches,
+} from '../../helpers/workload-checks.ts'
 
 const API = { app: 'tx-lookup-api' }
 const RULES = {
@@ -10,7 +17,10 @@ const RULES = {
   egressTo: [{ podLabels: { app: 'txlookup-postgres' } }, { cidr: '10.20.0.0/24' }],
 }
 const policy = (spec: Record<string, unknown>): V1NetworkPolicy =>
-  ({ metadata: { name: 'np' }, spec: { podSelector: { matchLabels: API }, policyTypes: ['Ingress', 'Egress'], ...spec } }) as V1NetworkPolicy
+  ({
+    metadata: { name: 'np' },
+    spec: { podSelector: { matchLabels: API }, policyTypes: ['Ingress', 'Egress'], ...spec },
+  }) as V1NetworkPolicy
 const egressOk = [{ to: [{ podSelector: { matchLabels: { app: 'txlookup-postgres' } } }, { ipBlock: { cidr: '10.20.0.5/32' } }] }]
 
 describe('networkPolicyProblems', () => {
@@ -23,10 +33,16 @@ describe('networkPolicyProblems', () => {
   })
   test('allow-all rules fail in both directions', () => {
     const out = networkPolicyProblems([policy({ ingress: [{}], egress: [{}] })], API, RULES)
-    expect(out).toEqual([expect.stringMatching(/ingress\[0\] has no from: it allows all sources/), expect.stringMatching(/egress\[0\] has no to/)])
+    expect(out).toEqual([
+      expect.stringMatching(/ingress\[0\] has no from: it allows all sources/),
+      expect.stringMatching(/egress\[0\] has no to/),
+    ])
   })
   test('a matchExpressions Exists selector is evaluated, not treated as a restriction', () => {
-    const p = policy({ ingress: [{ _from: [{ podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists' }] } }] }], egress: egressOk })
+    const p = policy({
+      ingress: [{ _from: [{ podSelector: { matchExpressions: [{ key: 'app', operator: 'Exists' }] } }] }],
+      egress: egressOk,
+    })
     expect(networkPolicyProblems([p], API, RULES).join()).toMatch(/may select pods outside the profile's peers/)
   })
   test('an empty podSelector peer, a namespaceSelector {} and 0.0.0.0/0 fail', () => {
@@ -44,7 +60,10 @@ describe('networkPolicyProblems', () => {
     expect(networkPolicyProblems([p], API, RULES)).toEqual([expect.stringMatching(/no NetworkPolicy restricts egress/)])
   })
   test('a policy for other pods does not count', () => {
-    const p = { metadata: { name: 'other' }, spec: { podSelector: { matchLabels: { app: 'x' } }, policyTypes: ['Ingress'] } } as V1NetworkPolicy
+    const p = {
+      metadata: { name: 'other' },
+      spec: { podSelector: { matchLabels: { app: 'x' } }, policyTypes: ['Ingress'] },
+    } as V1NetworkPolicy
     expect(networkPolicyProblems([p], API, RULES)).toEqual(['no NetworkPolicy selects its pods'])
   })
 })
@@ -80,7 +99,8 @@ describe('containerProblems', () => {
     resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
     securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
   }
-  const dep = (grace = 30) => ({ spec: { template: { spec: { containers: [], terminationGracePeriodSeconds: grace } } } }) as unknown as V1Deployment
+  const dep = (grace = 30) =>
+    ({ spec: { template: { spec: { containers: [], terminationGracePeriodSeconds: grace } } } }) as unknown as V1Deployment
   test('the AC values pass', () => expect(containerProblems(dep(), good, floor, { server: true, readyPath: '/ready' })).toEqual([]))
   test('values below the floor, a probe on another path, a short grace period and a writable root fail', () => {
     const c: V1Container = {
