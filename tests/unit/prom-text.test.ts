@@ -15,6 +15,8 @@ const CASES: { name: string; text: string; rejected: boolean }[] = [
   { name: 'Inf, NaN and exponent values', text: 'a{l="1"} +Inf\na{l="2"} NaN\na{l="3"} 1.5e-3\n', rejected: false },
   { name: 'other comments', text: '# just a comment\na 1\n', rejected: false },
   { name: 'invalid escape in a label value', text: 'a{l="\\q"} 1\n', rejected: true },
+  // the reference API's fault metrics-bad-exposition writes exactly this line
+  { name: 'unescaped regex in a label value', text: 'txlookup_build_info{tx_pattern="^tx-\\d+$"} 1\n', rejected: true },
   { name: 'invalid escape in HELP', text: '# HELP a foo\\q\na 1\n', rejected: true },
   { name: 'duplicate label name', text: 'a{l="1",l="2"} 1\n', rejected: true },
   { name: 'second TYPE line', text: '# TYPE a counter\n# TYPE a counter\na 1\n', rejected: true },
