@@ -104,7 +104,14 @@ export const ReadinessSchema = z.strictObject({
   logTailLines: z.number().int().positive().default(400),
   requireNetworkPolicy: z.boolean().default(true),
   /** Phase 7 §1: the dependencies each /health must report, every one ok (the consumer's is read on consumerMetricsPort) */
-  dependencies: z.strictObject({ api: z.array(z.string().min(1)).min(1), consumer: z.array(z.string().min(1)).optional() }).optional(),
+  dependencies: z
+    .strictObject({
+      api: z.array(z.string().min(1)).min(1),
+      consumer: z.array(z.string().min(1)).optional(),
+      /** the name under which /health reports the database (the ready gate reads it) */
+      database: z.string().min(1).default('db'),
+    })
+    .optional(),
   /** AC review Phase 1–2 / ADR-0012: the workload floor of the API and the consumer */
   workload: z
     .strictObject({

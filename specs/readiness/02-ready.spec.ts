@@ -18,19 +18,22 @@ gate(
     const p = readinessProfile(ctx)
     // the db dependency first: a 200 from /ready only means "ready while the database is reachable" if it is
     const h = await ctx.api.get('GET /health (db dependency)', p.healthPath)
-    const db = dependencyStates((h.json as Record<string, unknown> | undefined) ?? {}).db
+    const name = p.dependencies?.database ?? 'db'
+    const db = dependencyStates((h.json as Record<string, unknown> | undefined) ?? {})[name]
     const r = await ctx.api.get('GET /ready', p.readyPath, { expectStatus: 200 })
     await ctx.evidence.note(
       'ready while the database is reachable',
-      { health_db: db ?? 'not reported', ready_status: String(r.status) },
+      { [`health_${name}`]: db ?? 'not reported', ready_status: String(r.status) },
       db && HEALTHY.test(db) && r.status === 200 ? 'pass' : 'fail',
     )
     if (!db)
       throw new GateFailure(
-        `/health reports no db dependency: whether the database is reachable cannot be read, so a 200 from ${p.readyPath} proves nothing`,
+        `/health reports no ${name} dependency (readiness.dependencies.database): whether the database is reachable cannot be read, so a 200 from ${p.readyPath} proves nothing`,
       )
     if (!HEALTHY.test(db))
-      throw new GateFailure(`/health reports db=${db}: the database is not reachable, so /ready cannot be checked in its "reachable" state`)
+      throw new GateFailure(
+        `/health reports ${name}=${db}: the database is not reachable, so /ready cannot be checked in its "reachable" state`,
+      )
     if (r.status !== 200) throw new GateFailure(`${p.readyPath} answered ${r.status} while the database is reachable`)
   },
 )
