@@ -87,12 +87,14 @@ export const GATE_NEEDS: Record<string, GateNeeds> = {
   backfill: { kube: ['execInDeployment'], api: true },
   'sync-happy': { kube: ['execInDeployment'], api: true },
   idempotency: { kube: ['execInDeployment'], api: true },
-  health: { kube: [], api: true },
+  // the consumer's /health and /metrics are read through a port-forward to its deployment
+  health: { kube: ['portForwardDeployment'], api: true },
   ready: { kube: [], api: true },
-  metrics: { kube: [], api: true },
+  metrics: { kube: ['portForwardDeployment'], api: true },
   'log-hygiene': { kube: ['readDeployment', 'listPods', 'podLogs'] },
   'workload-policy': { kube: ['readDeployment', 'listNetworkPolicies'] },
-  'dlq-backlog': { kube: ['portForwardDeployment'] },
+  'dlq-backlog': { kube: ['portForwardDeployment', 'execInDeployment'] },
+  'event-ledger': { kube: ['execInDeployment'] },
 }
 
 /** The Kubernetes permissions one gate needs with this profile (deduplicated). */

@@ -1,7 +1,7 @@
 // The one harness entry for specs and specs/shared: gate(), the error types a body throws, the
 // tool types, and the pure helpers a check needs. Specs import nothing else from helpers/.
 
-export type { V1Container, V1Deployment, V1Pod } from '@kubernetes/client-node'
+export type { V1Container, V1Deployment, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node'
 export { canonicalHash, canonicalJson, type Json, stripVolatile } from './canonical.ts'
 export { GateBlocked, GateFailure } from './classification.ts'
 export { renderEventTemplate } from './fixtures/events.ts'
@@ -9,9 +9,12 @@ export { MutationRefused } from './fixtures/mutate.ts'
 export { findRepoManifest, type RepoManifest, toYaml } from './fixtures/repo.ts'
 export { type GateBody, type GateDef, gate } from './gate.ts'
 export type { GateContext, RunContext } from './harness.ts'
+export type { HttpResult } from './http.ts'
 export type { ExecResult } from './kube.ts'
 export { containerImage, crashLooping, deploymentSummary, imageTag, podSummary } from './kube-views.ts'
+export { ledgerCatalogQuery, ledgerProblems } from './ledger-catalog.ts'
 export { maxMetricValue } from './monitor-values.ts'
 export type { TargetProfile } from './profile.ts'
 export { fillCommand } from './profile.ts'
-export { hasMetric, parseExposition } from './prom-text.ts'
+export { type Exposition, familyOf, hasMetric, histogramProblems, parseExposition } from './prom-text.ts'
+export { containerProblems, networkPolicyProblems, parseQuantity, selectorMatches } from './workload-checks.ts'

@@ -60,6 +60,92 @@ export const AksSchema = z.strictObject({
 })
 export type AksProfile = z.infer<typeof AksSchema>
 
+/** A peer a NetworkPolicy may allow (AC review Infrastructure: "ingress from GC only, egress to PostgreSQL only"):
+ * pods of this namespace with these labels, pods of namespaces with these labels, or a CIDR. */
+const PeerSchema = z
+  .strictObject({
+    podLabels: z.record(z.string(), z.string()).optional(),
+    namespaceLabels: z.record(z.string(), z.string()).optional(),
+    cidr: z
+      .string()
+      .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR like 10.0.0.0/8')
+      .optional(),
+  })
+  .refine((p) => p.podLabels || p.namespaceLabels || p.cidr, 'name podLabels, namespaceLabels or cidr')
+const NetworkPolicyRulesSchema = z.strictObject({
+  /** the only sources ingress may come from; [] = no ingress at all */
+  ingressFrom: z.array(PeerSchema),
+  /** the only destinations egress may go to */
+  egressTo: z.array(PeerSchema),
+})
+const quantity = z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a Kubernetes quantity like 500m or 1Gi')
+const resourceFloor = z.strictObject({ cpu: quantity, memory: quantity })
+const metricType = z.enum(['counter', 'gauge', 'histogram', 'summary'])
+/** Week 4 W4-001: the core throughput / error / duration signals of one service, and the type of each metric. */
+const ServiceMetricsSchema = z.strictObject({
+  /** metric family → type the exposition must declare (TYPE line) */
+  types: z.record(z.string(), metricType),
+  throughput: z.string().min(1),
+  errors: z.string().min(1),
+  duration: z.string().min(1),
+})
+export const ReadinessSchema = z.strictObject({
+  healthPath: z.string().default('/health'),
+  readyPath: z.string().default('/ready'),
+  metricsPath: z.string().default('/metrics'),
+  /** metric names the API's /metrics must expose (ADR-0011 style) */
+  requiredMetrics: z.array(z.string()).default([]),
+  /** the consumer's metrics port (dlq_backlog is read there through a port-forward) */
+  consumerMetricsPort: z.number().int().positive().optional(),
+  dlqMetric: z.string().default('dlq_backlog'),
+  dlqBacklogMax: z.number().int().nonnegative().default(0),
+  /** extra regexes (besides emails, card numbers and secrets) that must not appear in logs */
+  piiPatterns: z.array(z.string()).default([]),
+  logTailLines: z.number().int().positive().default(400),
+  requireNetworkPolicy: z.boolean().default(true),
+  /** Phase 7 §1: the dependencies each /health must report, every one ok (the consumer's is read on consumerMetricsPort) */
+  dependencies: z
+    .strictObject({
+      api: z.array(z.string().min(1)).min(1),
+      consumer: z.array(z.string().min(1)).optional(),
+      /** the name under which /health reports the database (the ready gate reads it) */
+      database: z.string().min(1).default('db'),
+    })
+    .optional(),
+  /** AC review Phase 1–2 / ADR-0012: the workload floor of the API and the consumer */
+  workload: z
+    .strictObject({
+      requests: resourceFloor,
+      limits: resourceFloor,
+      /** the graceful-shutdown drain (AC Phase 2: 30 s); terminationGracePeriodSeconds must be at least this */
+      drainSeconds: z.number().int().positive().default(30),
+      networkPolicy: z.strictObject({ api: NetworkPolicyRulesSchema, consumer: NetworkPolicyRulesSchema }).optional(),
+    })
+    .optional(),
+  /** W4-001 signals and metric types; the consumer's is read on consumerMetricsPort */
+  metrics: z.strictObject({ api: ServiceMetricsSchema, consumer: ServiceMetricsSchema.optional() }).optional(),
+  /** Phase 7 §3: the DLQ tool's read-only commands (list, report), run in the consumer pod; each must exit 0 */
+  dlqTool: z.strictObject({ commands: z.array(argv).min(1) }).optional(),
+  /** Phase 7 §4: the event ledger, read with catalog queries through `command` in the database pod ({sql} is the query) */
+  eventLedger: z
+    .strictObject({
+      command: argv.refine((a) => a.some((x) => x.includes('{sql}')), 'must contain a {sql} placeholder'),
+      /** schema-qualified tables, e.g. identity.event_ledger */
+      tables: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'must be schema.table')).min(1),
+      /** the CHECK constraint on processing_result, and the values it must admit */
+      checkConstraint: z
+        .string()
+        .regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case constraint name')
+        .default('event_ledger_result_check'),
+      allowedResults: z
+        .array(z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -'))
+        .default(['success', 'failure', 'skipped']),
+      /** index names that must exist, schema-qualified */
+      indexes: z.array(z.string().regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'must be schema.index')).default([]),
+    })
+    .optional(),
+})
+
 export const TargetProfileSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -169,23 +255,7 @@ export const TargetProfileSchema = z.strictObject({
       syncTimeoutSeconds: z.number().int().positive().default(30),
     })
     .optional(),
-  readiness: z
-    .strictObject({
-      healthPath: z.string().default('/health'),
-      readyPath: z.string().default('/ready'),
-      metricsPath: z.string().default('/metrics'),
-      /** metric names the API's /metrics must expose (ADR-0011 style) */
-      requiredMetrics: z.array(z.string()).default([]),
-      /** the consumer's metrics port (dlq_backlog is read there through a port-forward) */
-      consumerMetricsPort: z.number().int().positive().optional(),
-      dlqMetric: z.string().default('dlq_backlog'),
-      dlqBacklogMax: z.number().int().nonnegative().default(0),
-      /** extra regexes (besides emails, card numbers and secrets) that must not appear in logs */
-      piiPatterns: z.array(z.string()).default([]),
-      logTailLines: z.number().int().positive().default(400),
-      requireNetworkPolicy: z.boolean().default(true),
-    })
-    .optional(),
+  readiness: ReadinessSchema.optional(),
   /** names of env vars whose values must never reach a report (besides token/password patterns) */
   secretEnv: z.array(z.string()).default([]),
   /** decision policy: waivers (owned, ticketed, expiring) and advisory gates; see helpers/policy.ts */

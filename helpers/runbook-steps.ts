@@ -162,7 +162,13 @@ export const RUNBOOK_STEPS: readonly RunbookStep[] = [
     manual: "the specialists' review meeting; closeout supplies its evidence",
   },
   { step: 'Phase 7 §1', runbook: 'Phase 7', title: '/health reports every dependency', gates: ['readiness/health'] },
-  { step: 'Phase 7 §3', runbook: 'Phase 7', title: 'DLQ backlog under threshold', gates: ['readiness/dlq-backlog'] },
+  {
+    step: 'Phase 7 §3',
+    runbook: 'Phase 7',
+    title: 'DLQ backlog under threshold, DLQ tool list/report work',
+    gates: ['readiness/dlq-backlog'],
+  },
+  { step: 'Phase 7 §4', runbook: 'Phase 7', title: 'event ledger tables, CHECK constraint and indexes', gates: ['readiness/event-ledger'] },
   { step: 'Week 4 W4-001', runbook: 'Week 4', title: 'Prometheus exposition of the service metrics', gates: ['readiness/metrics'] },
 ]
 

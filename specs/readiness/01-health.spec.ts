@@ -1,21 +1,8 @@
 /**
- * Phase 7 / AC review — /health reports every dependency, and each is healthy.
+ * Phase 7 §1 / AC review Operations — every /health answers 200 and reports the profile's dependencies, each ok.
  */
 import { GateFailure, gate } from '../../helpers/index.ts'
-import { readinessProfile } from '../shared/readiness.ts'
-
-function dependencyStates(body: Record<string, unknown>): Record<string, string> {
-  const deps = (body.dependencies ?? body.checks ?? body.services) as Record<string, unknown> | undefined
-  if (!deps || typeof deps !== 'object') return {}
-  return Object.fromEntries(
-    Object.entries(deps).map(([k, v]) => [
-      k,
-      typeof v === 'string'
-        ? v
-        : String((v as Record<string, unknown>)?.status ?? (v as Record<string, unknown>)?.state ?? JSON.stringify(v)),
-    ]),
-  )
-}
+import { consumerGet, dependencyProblems, dependencyStates, readinessProfile, requireReadiness } from '../shared/readiness.ts'
 
 gate(
   {
@@ -23,19 +10,35 @@ gate(
     suite: 'readiness',
     classification: 'READINESS_FAILED',
     evidence: '01_health.log',
-    title: '/health answers 200 and reports every dependency healthy',
+    title: "/health of the API and the consumer answers 200 and reports the profile's dependencies ok",
     description:
-      'curl /health — "Health checks reachable: all services expose /health with dependency validation" (Phase 7); /health must check the DB (AC review, Operations)',
+      'Phase 7 exit criterion "Health checks reachable: all services expose /health with dependency validation" ([Database, Redis, Outbox]) and AC review Operations "/health too simple (doesn\'t check DB)": curl the API /health and the consumer /health; each must report every dependency of readiness.dependencies as ok',
   },
   async (ctx) => {
-    const r = await ctx.api.get('GET /health', readinessProfile(ctx).healthPath, { expectStatus: 200 })
-    if (r.status !== 200) throw new GateFailure(`/health answered ${r.status}`)
-    const body = r.json as Record<string, unknown> | undefined
-    if (!body) throw new GateFailure('/health is not JSON: dependency status cannot be read')
-    const deps = dependencyStates(body)
-    await ctx.evidence.note('dependency status', { overall: String(body.status ?? '-'), ...deps })
-    if (!Object.keys(deps).length) throw new GateFailure('/health reports no dependencies (a liveness-only /health does not check the DB)')
-    const bad = Object.entries(deps).filter(([, s]) => !/^(ok|up|healthy|pass|ready)$/i.test(s))
-    if (bad.length) throw new GateFailure(`/health reports unhealthy dependencies: ${bad.map(([k, s]) => `${k}=${s}`).join(', ')}`)
+    const p = readinessProfile(ctx)
+    const deps = requireReadiness(ctx, 'dependencies', 'dependencies: { api: [db, redis], consumer: [db, redis, broker] }')
+    const problems: string[] = []
+    const checks = [
+      { who: 'API', required: deps.api, get: () => ctx.api.get('GET /health', p.healthPath, { expectStatus: 200 }) },
+      ...(deps.consumer
+        ? [{ who: 'consumer', required: deps.consumer, get: () => consumerGet(ctx, `consumer GET ${p.healthPath}`, p.healthPath) }]
+        : []),
+    ]
+    for (const c of checks) {
+      const r = await c.get()
+      const body = r.json as Record<string, unknown> | undefined
+      const states = body ? dependencyStates(body) : {}
+      const bad = [
+        ...(r.status !== 200 ? [`answered ${r.status}`] : []),
+        ...(body ? dependencyProblems(states, c.required) : ['body is not JSON']),
+      ]
+      await ctx.evidence.note(
+        `${c.who} dependency status`,
+        { overall: String(body?.status ?? '-'), required: c.required.join(', '), ...states },
+        bad.length ? 'fail' : 'pass',
+      )
+      problems.push(...bad.map((b) => `${c.who} /health: ${b}`))
+    }
+    if (problems.length) throw new GateFailure(problems.join('; '))
   },
 )

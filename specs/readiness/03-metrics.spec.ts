@@ -1,8 +1,38 @@
 /**
- * Week 4 W4-001 / AC review Phase 3 — /metrics in Prometheus exposition format with the required names.
+ * Week 4 W4-001 / AC review Phase 3 — /metrics of the API and the worker: valid exposition format, the
+ * profile's metric types, throughput / error / duration signals, cumulative histogram buckets.
  */
-import { GateFailure, gate, hasMetric, parseExposition } from '../../helpers/index.ts'
-import { readinessProfile } from '../shared/readiness.ts'
+import { type Exposition, GateFailure, gate, hasMetric, histogramProblems, parseExposition } from '../../helpers/index.ts'
+import { consumerGet, type ReadinessProfile, readinessProfile, requireReadiness } from '../shared/readiness.ts'
+
+type ServiceMetrics = NonNullable<ReadinessProfile['metrics']>['api']
+
+const SIGNAL_TYPES: Record<'throughput' | 'errors' | 'duration', readonly string[]> = {
+  throughput: ['counter'],
+  errors: ['counter'],
+  duration: ['histogram', 'summary'],
+}
+
+/** Everything wrong with one service's page against its profile entry (parse errors first). */
+function pageProblems(e: Exposition, m: ServiceMetrics, required: readonly string[]): string[] {
+  const out = e.errors.slice(0, 5).map((x) => `not valid exposition format: line ${x}`)
+  if (e.errors.length) return out
+  if (!e.samples.length) return ['exposes no samples']
+  for (const [name, type] of Object.entries(m.types)) {
+    if (!(name in e.types)) out.push(`${name}: no TYPE line (profile: ${type})`)
+    else if (e.types[name] !== type) out.push(`${name} is TYPE ${e.types[name]}, the profile says ${type}`)
+    if (!hasMetric(e, name)) out.push(`${name}: no samples`)
+  }
+  for (const signal of ['throughput', 'errors', 'duration'] as const) {
+    const name = m[signal]
+    if (!hasMetric(e, name)) out.push(`${signal} signal ${name}: no samples`)
+    else if (!SIGNAL_TYPES[signal].includes(e.types[name] ?? 'untyped'))
+      out.push(`${signal} signal ${name} is ${e.types[name] ?? 'untyped'}, expected ${SIGNAL_TYPES[signal].join(' or ')}`)
+  }
+  for (const [name, type] of Object.entries(e.types)) if (type === 'histogram') out.push(...histogramProblems(e, name))
+  for (const name of required) if (!hasMetric(e, name)) out.push(`required metric ${name} is missing`)
+  return out
+}
 
 gate(
   {
@@ -10,30 +40,50 @@ gate(
     suite: 'readiness',
     classification: 'READINESS_FAILED',
     evidence: '03_metrics.log',
-    title: '/metrics is valid Prometheus exposition format and has the required metrics',
+    title: "/metrics of the API and the worker is valid exposition format with the profile's types and signals",
     description:
-      '"/metrics returns Prometheus-formatted output" (AC review Phase 3); core throughput/error/duration signals (Week 4 W4-001)',
+      'Week 4 W4-001 "Both services expose Prometheus-format metrics for core throughput/error/duration signals" and AC review Phase 3 "/metrics returns Prometheus-formatted output": a strict parse (what promtool check metrics rejects fails), TYPE per readiness.metrics, the throughput/errors/duration signals of API and worker, cumulative histogram buckets',
   },
   async (ctx) => {
     const p = readinessProfile(ctx)
-    const r = await ctx.api.get('GET /metrics', p.metricsPath, { expectStatus: 200 })
-    if (r.status !== 200) throw new GateFailure(`/metrics answered ${r.status}`)
-    const e = parseExposition(r.body)
-    const missing = p.requiredMetrics.filter((m) => !hasMetric(e, m))
-    await ctx.evidence.note(
-      'exposition check',
+    const metrics = requireReadiness(ctx, 'metrics', 'metrics: { api: { types: {…}, throughput: …, errors: …, duration: … } }')
+    const pages = [
       {
-        content_type: r.headers['content-type'] ?? '-',
-        samples: String(e.samples.length),
-        families: Object.keys(e.types).join(', '),
-        parse_errors: e.errors.slice(0, 10).join('\n') || 'none',
-        missing_required: missing.join(', ') || 'none',
+        who: 'API',
+        m: metrics.api,
+        required: p.requiredMetrics,
+        get: () => ctx.api.get('GET /metrics', p.metricsPath, { expectStatus: 200 }),
       },
-      e.errors.length || missing.length ? 'fail' : 'pass',
-    )
-    if (e.errors.length)
-      throw new GateFailure(`/metrics is not valid exposition format (${e.errors.length} bad line(s), first: ${e.errors[0]})`)
-    if (!e.samples.length) throw new GateFailure('/metrics exposes no samples')
-    if (missing.length) throw new GateFailure(`/metrics lacks required metrics: ${missing.join(', ')}`)
+      ...(metrics.consumer
+        ? [
+            {
+              who: 'worker',
+              m: metrics.consumer,
+              required: [],
+              get: () => consumerGet(ctx, `consumer GET ${p.metricsPath}`, p.metricsPath),
+            },
+          ]
+        : []),
+    ]
+    const problems: string[] = []
+    for (const page of pages) {
+      const r = await page.get()
+      const e = parseExposition(r.body)
+      const bad = r.status !== 200 ? [`answered ${r.status}`] : pageProblems(e, page.m, page.required)
+      await ctx.evidence.note(
+        `${page.who} exposition check`,
+        {
+          content_type: r.headers['content-type'] ?? '-',
+          samples: String(e.samples.length),
+          types: Object.entries(e.types)
+            .map(([n, t]) => `${n} ${t}`)
+            .join(', '),
+          problems: bad.join('\n') || 'none',
+        },
+        bad.length ? 'fail' : 'pass',
+      )
+      problems.push(...bad.map((b) => `${page.who} ${p.metricsPath}: ${b}`))
+    }
+    if (problems.length) throw new GateFailure(problems.slice(0, 8).join('; '))
   },
 )

@@ -1,27 +1,15 @@
 /**
- * AC review Phase 1/2 (ADR-0012) — probes, resources, non-root, NetworkPolicy for the API and consumer.
+ * AC review Phase 1–2 (ADR-0012) — resources, probes, grace period, security context and a NetworkPolicy
+ * that really restricts the API's and the consumer's traffic to the profile's peers.
  */
-import type { V1Container, V1Deployment } from '../../helpers/index.ts'
-import { GateFailure, gate } from '../../helpers/index.ts'
-import { readinessProfile } from '../shared/readiness.ts'
+import type { V1NetworkPolicy } from '../../helpers/index.ts'
+import { containerProblems, GateBlocked, GateFailure, gate, networkPolicyProblems } from '../../helpers/index.ts'
+import { readinessProfile, requireReadiness } from '../shared/readiness.ts'
 
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
-  if (!selector || !Object.keys(selector).length) return true // {} selects every pod of the namespace
-  return Object.entries(selector).every(([k, v]) => labels?.[k] === v)
-}
-
-function containerProblems(d: V1Deployment, c: V1Container, isServer: boolean): string[] {
-  const out: string[] = []
-  const pod = d.spec?.template?.spec
-  if (isServer && !c.readinessProbe) out.push('no readinessProbe')
-  if (!c.livenessProbe) out.push('no livenessProbe')
-  if (!c.resources?.requests?.cpu || !c.resources?.requests?.memory) out.push('no cpu/memory requests')
-  if (!c.resources?.limits?.memory) out.push('no memory limit')
-  const nonRoot = c.securityContext?.runAsNonRoot ?? pod?.securityContext?.runAsNonRoot
-  const uid = c.securityContext?.runAsUser ?? pod?.securityContext?.runAsUser
-  if (!(nonRoot === true || (uid !== undefined && uid !== 0))) out.push('may run as root (runAsNonRoot not set)')
-  if (c.securityContext?.allowPrivilegeEscalation !== false) out.push('allowPrivilegeEscalation not false')
-  return out
+/** The API server serves ingress rules' `from` as is; the client's model names it `_from`. */
+function withFrom(p: V1NetworkPolicy): V1NetworkPolicy {
+  const ingress = p.spec?.ingress?.map((r) => ({ ...r, _from: r._from ?? (r as { from?: typeof r._from }).from }))
+  return p.spec ? { ...p, spec: { ...p.spec, ...(ingress ? { ingress } : {}) } } : p
 }
 
 gate(
@@ -30,31 +18,41 @@ gate(
     suite: 'readiness',
     classification: 'READINESS_FAILED',
     evidence: '05_workload_policy.log',
-    title: 'API and consumer have probes, resources, non-root security context and a NetworkPolicy',
-    description: 'K8s manifests with readinessProbe, resources, non-root, NetworkPolicy (AC review Phase 1–2, ADR-0012)',
+    title: "API and consumer meet the profile's resources, probes, security context and NetworkPolicy peers",
+    description:
+      'AC review Infrastructure "Resources: 500m/2000m CPU, 1Gi/2Gi memory per ADR-0012" and "NetworkPolicy: ingress from GC only, egress to PostgreSQL only", Phase 2 "Update K8s with readinessProbe" and "30s graceful shutdown drain" (terminationGracePeriodSeconds), Security "infrastructure security": requests/limits ≥ readiness.workload, readinessProbe GET /ready, livenessProbe, runAsNonRoot, readOnlyRootFilesystem, no privilege escalation; every NetworkPolicy rule selecting the pods allows only readiness.workload.networkPolicy peers (allow-all fails, matchExpressions evaluated)',
   },
   async (ctx) => {
     const p = readinessProfile(ctx)
+    const floor = requireReadiness(
+      ctx,
+      'workload',
+      'workload: { requests: { cpu: 500m, memory: 1Gi }, limits: { cpu: 2000m, memory: 2Gi } }',
+    )
+    if (p.requireNetworkPolicy && !floor.networkPolicy)
+      throw new GateBlocked(
+        `target profile ${ctx.target.name} has no readiness.workload.networkPolicy (add { api: { ingressFrom: […], egressTo: […] }, consumer: {…} }, or set readiness.requireNetworkPolicy: false)`,
+      )
     const problems: string[] = []
     const policies = p.requireNetworkPolicy
-      ? await ctx.kube.listNetworkPolicies({
-          summarize: (ps) => ps.map((x) => ({ name: x.metadata?.name, podSelector: x.spec?.podSelector?.matchLabels ?? {} })),
-        })
+      ? (await ctx.kube.listNetworkPolicies({ summarize: (ps) => ps.map((x) => ({ name: x.metadata?.name, spec: x.spec })) })).map(withFrom)
       : []
-    for (const [name, container, isServer] of [
-      [ctx.target.api.deployment, ctx.target.api.container, true],
-      [ctx.target.consumer.deployment, ctx.target.consumer.container, false],
+    for (const [name, container, role] of [
+      [ctx.target.api.deployment, ctx.target.api.container, 'api'],
+      [ctx.target.consumer.deployment, ctx.target.consumer.container, 'consumer'],
     ] as const) {
       const d = await ctx.kube.readDeployment(name, {
         summarize: (x) => ({
+          terminationGracePeriodSeconds: x.spec?.template?.spec?.terminationGracePeriodSeconds,
+          podSecurityContext: x.spec?.template?.spec?.securityContext,
+          labels: x.spec?.template?.metadata?.labels,
           containers: x.spec?.template?.spec?.containers?.map((c) => ({
             name: c.name,
-            readinessProbe: Boolean(c.readinessProbe),
-            livenessProbe: Boolean(c.livenessProbe),
+            readinessProbe: c.readinessProbe,
+            livenessProbe: c.livenessProbe,
             resources: c.resources,
             securityContext: c.securityContext,
           })),
-          podSecurityContext: x.spec?.template?.spec?.securityContext,
         }),
       })
       const c = d.spec?.template?.spec?.containers?.find((x) => x.name === container) ?? d.spec?.template?.spec?.containers?.[0]
@@ -62,13 +60,12 @@ gate(
         problems.push(`${name}: no container ${container}`)
         continue
       }
-      problems.push(...containerProblems(d, c, isServer).map((x) => `${name}/${c.name}: ${x}`))
-      if (
-        p.requireNetworkPolicy &&
-        !policies.some((np) => selects(np.spec?.podSelector?.matchLabels, d.spec?.template?.metadata?.labels))
-      ) {
-        problems.push(`${name}: no NetworkPolicy selects its pods`)
-      }
+      problems.push(
+        ...containerProblems(d, c, floor, { server: role === 'api', readyPath: p.readyPath }).map((x) => `${name}/${c.name}: ${x}`),
+      )
+      const rules = floor.networkPolicy?.[role]
+      if (p.requireNetworkPolicy && rules)
+        problems.push(...networkPolicyProblems(policies, d.spec?.template?.metadata?.labels ?? {}, rules).map((x) => `${name}: ${x}`))
     }
     await ctx.evidence.note('policy check', { problems: problems.join('\n') || 'none' }, problems.length ? 'fail' : 'pass')
     if (problems.length) throw new GateFailure(`workload policy: ${problems.join('; ')}`)

@@ -1,6 +1,6 @@
 // Shared by the readiness gates (AC operational-readiness review, Phase 7 ops runbook, Week 4 brief).
 
-import type { GateContext, TargetProfile } from '../../helpers/index.ts'
+import type { GateContext, HttpResult, TargetProfile } from '../../helpers/index.ts'
 import { GateBlocked } from '../../helpers/index.ts'
 
 export type ReadinessProfile = NonNullable<TargetProfile['readiness']>
@@ -8,6 +8,47 @@ export type ReadinessProfile = NonNullable<TargetProfile['readiness']>
 export function readinessProfile(ctx: GateContext): ReadinessProfile {
   if (!ctx.target.readiness) throw new GateBlocked(`target profile ${ctx.target.name} has no readiness: section`)
   return ctx.target.readiness
+}
+
+/** A readiness key the gate cannot check without: BLOCKED naming its key path and what to write. */
+export function requireReadiness<K extends keyof ReadinessProfile>(
+  ctx: GateContext,
+  key: K,
+  example: string,
+): NonNullable<ReadinessProfile[K]> {
+  const v = readinessProfile(ctx)[key]
+  if (v === undefined || v === null)
+    throw new GateBlocked(
+      `target profile ${ctx.target.name} has no readiness.${String(key)} (add it, e.g. ${example}; see fixtures/targets/README.md)`,
+    )
+  return v as NonNullable<ReadinessProfile[K]>
+}
+
+/** GET a path of the consumer's HTTP port (readiness.consumerMetricsPort) through a port-forward the harness closes. */
+export async function consumerGet(ctx: GateContext, step: string, path: string): Promise<HttpResult> {
+  const port = requireReadiness(ctx, 'consumerMetricsPort', 'consumerMetricsPort: 8000')
+  const deployment = ctx.target.consumer.deployment
+  const pf = await ctx.kube.portForward({ deployment }, port)
+  return ctx.api.getUrl(step, new URL(path, pf.localUrl).toString(), `port-forward deploy/${deployment}:${port}`, { expectStatus: 200 })
+}
+
+/** name → state of the dependencies a /health body reports (dependencies / checks / services, string or {status}). */
+export function dependencyStates(body: Record<string, unknown>): Record<string, string> {
+  const deps = (body.dependencies ?? body.checks ?? body.services) as Record<string, unknown> | undefined
+  if (!deps || typeof deps !== 'object') return {}
+  return Object.fromEntries(
+    Object.entries(deps).map(([k, v]) => {
+      const o = (v ?? {}) as Record<string, unknown>
+      return [k, typeof v === 'string' ? v : String(o.status ?? o.state ?? JSON.stringify(v))]
+    }),
+  )
+}
+
+export const HEALTHY = /^(ok|up|healthy|pass|ready)$/i
+
+/** Which required dependencies are absent from, or not ok in, a /health report. */
+export function dependencyProblems(states: Record<string, string>, required: readonly string[]): string[] {
+  return required.flatMap((d) => (!(d in states) ? [`${d} not reported`] : HEALTHY.test(states[d]) ? [] : [`${d}=${states[d]}`]))
 }
 
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g
