@@ -150,7 +150,15 @@ export interface FleetReport {
   gates: { gate: string; cells: string[] }[]
 }
 
-const CELL = { passed: 'PASS', failed: 'FAIL', blocked: 'BLOCKED', skipped: 'SKIP', interrupted: 'INTR', advisory: 'ADVISORY', waived: 'WAIVED' } as const
+const CELL = {
+  passed: 'PASS',
+  failed: 'FAIL',
+  blocked: 'BLOCKED',
+  skipped: 'SKIP',
+  interrupted: 'INTR',
+  advisory: 'ADVISORY',
+  waived: 'WAIVED',
+} as const
 
 /** The gate × target table: every gate any target ran, status plus classification when it did not pass. */
 export function buildFleetReport(
