@@ -78,7 +78,8 @@ function profileEnv(o: RenderJobOptions, profileText: string, already: Set<strin
   return [...out].map(([name, value]) => ({ name, value }))
 }
 
-type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
+// biome-ignore lint/suspicious/noExplicitAny: manifests are open YAML, walked by key path
+type Obj = Record<string, any>
 
 export function renderJob(o: RenderJobOptions): string {
   if (!o.tags.length) throw new JobUsageError('at least one --tag is required (e.g. --tag closeout)')
