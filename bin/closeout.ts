@@ -28,8 +28,11 @@ const test = defineCommand({
 const list = defineCommand({
   name: 'list',
   summary: 'every gate: id, suite, classification, needs, evidence, check',
-  usage: 'usage: ./closeout list',
-  run: () => runNode('bin/test.ts', ['--list']),
+  usage: `usage: ./closeout list [--json]
+
+  --json   the catalogue as one JSON document (schemaVersion, gates), for tools`,
+  options: { json: { type: 'boolean' } },
+  run: ({ values }) => runNode('bin/test.ts', ['--list', ...(values.json ? ['--json'] : [])]),
 })
 
 /** Biome (formatter + linter) and the typecheck; both run even when the first fails. */
