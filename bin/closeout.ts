@@ -218,7 +218,8 @@ const subcommands = {
   doctor,
   verify,
   diff,
-  // fleet: `./closeout fleet …` (bin/fleet.ts) goes here as lazy('…', 'bin/fleet.ts', 'fleetCommand') once it lands
+  // fleet: a fleet run is `test --target A --target B [--parallel N]` (bin/test.ts hands it to bin/fleet.ts), so it needs
+  // no entry here; a separate `fleet` command would go here as lazy('…', 'bin/fleet.ts', 'fleetCommand')
   sbom,
   report: lazy('render reports/allure-report with the Allure 3 CLI: [--single-file] [--open [--port N]]', 'bin/report.ts', 'reportCommand'),
   job: lazy('job render --target FILE --tag TAG …: a Kubernetes Job manifest for an in-cluster run', 'bin/job.ts', 'jobCommand'),
