@@ -28,8 +28,11 @@ const test = defineCommand({
 const list = defineCommand({
   name: 'list',
   summary: 'every gate: id, suite, classification, needs, evidence, check',
-  usage: 'usage: ./closeout list',
-  run: () => runNode('bin/test.ts', ['--list']),
+  usage: `usage: ./closeout list [--json]
+
+  --json   the catalogue as one JSON document (schemaVersion, gates), for tools`,
+  options: { json: { type: 'boolean' } },
+  run: ({ values }) => runNode('bin/test.ts', ['--list', ...(values.json ? ['--json'] : [])]),
 })
 
 /** Biome (formatter + linter) and the typecheck; both run even when the first fails. */
@@ -126,6 +129,73 @@ exit codes: 0 GO, 1 NO_GO, 2 BLOCKED or interrupted, 3 usage or configuration er
   },
 })
 
+/** A module's `runX(argv)` entry (it parses its own arguments), run in this process, imported only when it runs. */
+function inProcess(name: string, summary: string, file: string, exportName: string, usage: string, answersHelp = false) {
+  return defineCommand({
+    name,
+    summary,
+    usage,
+    raw: true,
+    run: async ({ passthrough }) => {
+      // verify and diff have no --help of their own (they would call it an unknown option, exit 3)
+      if (!answersHelp && passthrough.some((a) => a === '--help' || a === '-h')) return (process.stdout.write(`${usage}\n`), 0)
+      if (!existsSync(join(ROOT, file))) throw new UsageError(`${file} is not in this checkout`)
+      const m = (await import(pathToFileURL(join(ROOT, file)).href)) as Record<string, (argv: string[]) => number | Promise<number>>
+      try {
+        return await m[exportName](passthrough)
+      } catch (e) {
+        // an error the module did not classify: one line, no stack, "could not check" rather than a verdict
+        process.stderr.write(`closeout ${name}: ${(e as Error)?.message ?? String(e)}\n`)
+        return 3
+      }
+    },
+  })
+}
+
+const doctor = inProcess(
+  'doctor',
+  'before a first run on a cluster: may the runner do what the gates need? [--target FILE] [--tag TAG]... [--json]',
+  'bin/doctor.ts',
+  'runDoctor',
+  'usage: ./closeout doctor [--target FILE] [--tag TAG]... [--allow-mutations] [--no-azure] [--json]',
+  true,
+)
+const verify = inProcess(
+  'verify',
+  'check an evidence bundle offline: manifest, attestation, signature: BUNDLE|RUN_ID [--key PUB] [--json]',
+  'bin/verify.ts',
+  'runVerify',
+  `usage: ./closeout verify BUNDLE_DIR|RUN_ID [--key PUBLIC_KEY.pem] [--json]
+
+  BUNDLE_DIR|RUN_ID   a bundle under reports/evidence/, or a run id (every bundle of that run)
+  --key FILE          the PEM public key the attestation must be signed with
+  --json              the result per bundle as JSON
+exit codes: 0 verified, 1 tampered (each problem names the file), 3 usage or unreadable key`,
+)
+const diff = inProcess(
+  'diff',
+  'compare two runs: status, classification, durations, values: RUN_A RUN_B [--threshold-pct N] [--min-ms N] [--json]',
+  'bin/diff.ts',
+  'runDiff',
+  `usage: ./closeout diff RUN_A RUN_B [--threshold-pct 50] [--min-ms 200] [--json]
+
+  RUN_A RUN_B          run ids (reports/runs/<id>/) or bundle directories: before, then now
+  --threshold-pct N    a gate's duration counts as regressed above N % slower (default 50)
+  --min-ms N           … and at least N ms slower (default 200)
+  --json               the comparison as JSON
+exit codes: 0 no differences, 1 differences, 3 usage`,
+)
+
+const sbom = defineCommand({
+  name: 'sbom',
+  summary: "CycloneDX SBOM of the image's production dependencies [--out FILE]",
+  usage: `usage: ./closeout sbom [--out FILE]
+
+  --out FILE   where to write it (default reports/sbom/closeout-image.cdx.json)`,
+  options: { out: { type: 'string' } },
+  run: ({ values }) => runNode('ci/sbom.ts', values.out ? ['--out', resolve(values.out)] : []),
+})
+
 /** A subcommand implemented in another module, imported only when it runs. */
 function lazy(summary: string, file: string, exportName: string) {
   return {
@@ -145,6 +215,12 @@ const subcommands = {
   env: lazy('the local environment: up [--fault NAME]... | down | status', 'fixtures/local-env/env.ts', 'envCommand'),
   test,
   list,
+  doctor,
+  verify,
+  diff,
+  // fleet: a fleet run is `test --target A --target B [--parallel N]` (bin/test.ts hands it to bin/fleet.ts), so it needs
+  // no entry here; a separate `fleet` command would go here as lazy('…', 'bin/fleet.ts', 'fleetCommand')
+  sbom,
   report: lazy('render reports/allure-report with the Allure 3 CLI: [--single-file] [--open [--port N]]', 'bin/report.ts', 'reportCommand'),
   job: lazy('job render --target FILE --tag TAG …: a Kubernetes Job manifest for an in-cluster run', 'bin/job.ts', 'jobCommand'),
   bench: lazy('benchmarks against the local environment → reports/bench/ [--readme]', 'tests/bench/run.ts', 'benchCommand'),

@@ -82,7 +82,8 @@ function profileEnv(o: RenderJobOptions, profileText: string, already: Set<strin
   return [...out].map(([name, value]) => ({ name, value }))
 }
 
-type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
+// biome-ignore lint/suspicious/noExplicitAny: manifests are open YAML, walked by key path
+type Obj = Record<string, any>
 
 /** `<base>-<n>-<profile>` within the 63 characters of a Job name; the index keeps two Jobs apart when the
  * profile part is cut or a profile is listed twice. */

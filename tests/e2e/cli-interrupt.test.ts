@@ -1,4 +1,4 @@
-// Ctrl-C / SIGTERM of a real gate run through the wrapper (node bin/closeout.ts, what ./closeout execs):
+// Ctrl-C / SIGTERM of a real gate run through the wrapper (the bash ./closeout, which execs node bin/closeout.ts):
 // the signal reaches bin/test.ts once, it writes the summary, and the wrapper exits with the run's code,
 // 2 (BLOCKED), not 130/143. The signal is sent once the run has started a gate, so the run is mid-way.
 import { spawn } from 'node:child_process'
@@ -8,9 +8,9 @@ import { beforeAll, describe, expect, test } from 'vitest'
 import type { Summary } from '../../helpers/decision.ts'
 import { envUp, ROOT, uniqueRunId } from './_run.ts'
 
-/** Starts `node bin/closeout.ts ARGS`, waits until stdout shows `marker`, then sends `sig`. */
+/** Starts `./closeout ARGS` (bash execs node, so the signal reaches bin/closeout.ts), waits until the output shows `marker`, then sends `sig`. */
 async function interruptAt(args: string[], marker: RegExp, sig: NodeJS.Signals): Promise<{ code: number | null; out: string }> {
-  const p = spawn(process.execPath, [join(ROOT, 'bin/closeout.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const p = spawn('bash', [join(ROOT, 'closeout'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   const seen = new Promise<void>((res) => {
     const on = (d: Buffer) => {

@@ -39,8 +39,12 @@ const COMMANDS = [
   ['bench'],
   ['docs'],
   ['list'],
+  ['sbom'],
   ['help'],
 ]
+
+/** commands whose module parses its own arguments (run in-process from bin/closeout.ts) */
+const SELF_PARSING = [['doctor'], ['verify'], ['diff']]
 
 const LATEST = join(ROOT, 'reports/latest/summary.json')
 
@@ -88,6 +92,38 @@ describe('./closeout command tree', { timeout: 120_000 }, () => {
     }
     expect(readFileSync(LATEST, 'utf8')).toBe(before.text)
     expect(statSync(LATEST).mtimeMs).toBe(before.mtime)
+  })
+
+  test('doctor, verify and diff answer --help with exit 0 and an unknown option with exit 3 and their usage', () => {
+    for (const cmd of SELF_PARSING) {
+      for (const flag of ['--help', '-h']) {
+        const r = closeout([...cmd, flag])
+        expect(r.code, `${cmd.join(' ')} ${flag}: ${r.stderr}`).toBe(0)
+        expect(r.stdout, cmd.join(' ')).toMatch(new RegExp(`usage: (\\./)?closeout ${cmd[0]} `))
+      }
+      const bad = closeout([...cmd, '--bogus-option'])
+      expect(bad.code, `${cmd.join(' ')} --bogus-option: ${bad.stdout}${bad.stderr}`).toBe(3)
+      expect(bad.stderr, cmd.join(' ')).toMatch(/usage: /)
+      expect(bad.stderr, cmd.join(' ')).not.toMatch(/\n\s+at /)
+    }
+    // every command of the tree is in help
+    const help = closeout(['help']).stdout
+    for (const name of ['test', 'doctor', 'verify', 'diff', 'sbom', 'lint', 'env', 'report', 'job', 'docs'])
+      expect(help).toMatch(new RegExp(`^  ${name} `, 'm'))
+  })
+
+  test('the bash ./closeout hands every command to the command tree: an unknown one exits 3 with the usage', () => {
+    const bash = (args: string[]) => spawnSync('bash', [join(ROOT, 'closeout'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
+    const nope = bash(['nope'])
+    expect(nope.status, nope.stderr).toBe(3)
+    expect(nope.stderr).toContain('unknown command "nope"')
+    expect(nope.stderr).toMatch(/usage: \.\/closeout COMMAND/)
+    const verify = bash(['verify', '--help'])
+    expect(verify.status, verify.stderr).toBe(0)
+    expect(verify.stdout).toMatch(/usage: \.\/closeout verify/)
+    // test goes through bin/closeout.ts (signal forwarding), not pnpm run: its usage error is the command tree's exit 3
+    const t = bash(['test', '--bogus-option'])
+    expect(t.status, t.stderr).toBe(3)
   })
 
   test('--opt=value and --opt value parse the same, for every option that takes a value', () => {
