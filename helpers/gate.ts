@@ -115,11 +115,7 @@ async function runGate(
       ? { status: 'advisory', classification: null, reason: advisory('passed'), diagnose: false }
       : { status: 'passed', classification: null, reason: null, diagnose: false }
   } catch (err) {
-    const k = kubeClient.made
-    const c = classifyError(err, def.classification, {
-      localTarget: w.profile.name.startsWith('local'),
-      kube: k ? { server: k.server, contextName: k.contextName } : undefined,
-    })
+    const c = classifyError(err, def.classification, { localTarget: w.profile.name.startsWith('local') })
     const status = isBlockingClassification(c.classification) ? 'blocked' : 'failed'
     const reason = w.redactor.redact(c.message)
     if (stop) {
