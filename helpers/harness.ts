@@ -9,7 +9,7 @@ import { type ArmTool, createArm } from './fixtures/arm.ts'
 import { collectDiagnostics } from './fixtures/diagnostics.ts'
 import { createExec, type ExecTool } from './fixtures/exec.ts'
 import { DIAGNOSTICS_BUDGET_MS, finishGate, type GateRun, startGate } from './fixtures/gate-run.ts'
-import { createKubeReads, type KubeReads } from './fixtures/kube-reads.ts'
+import { createKubeReads, type KubeReadClient, type KubeReads } from './fixtures/kube-reads.ts'
 import { createMonitor, type MonitorTool } from './fixtures/monitor.ts'
 import { createMutate, type Mutate } from './fixtures/mutate.ts'
 import { createRegistry, type RegistryTool } from './fixtures/registry.ts'
@@ -48,6 +48,8 @@ export interface GateContext {
  * never needs a kubeconfig). */
 export interface KubeClient {
   get(): Kube
+  /** the same client without any cluster-changing method (every tool but `mutate`) */
+  reads(): KubeReadClient
   readonly made: Kube | undefined
 }
 
@@ -66,13 +68,19 @@ interface TestFixtures extends GateContext {
 
 function makeKubeClient(p: TargetProfile): KubeClient {
   let kube: Kube | undefined
+  let reads: KubeReadClient | undefined
+  const get = () => {
+    kube ??= new Kube(loadKubeConfig({ kubeconfig: p.kube.kubeconfig, context: p.kube.context }), {
+      namespace: p.kube.namespace,
+      timeoutMs: p.kube.requestTimeoutMs,
+    })
+    return kube
+  }
   return {
-    get() {
-      kube ??= new Kube(loadKubeConfig({ kubeconfig: p.kube.kubeconfig, context: p.kube.context }), {
-        namespace: p.kube.namespace,
-        timeoutMs: p.kube.requestTimeoutMs,
-      })
-      return kube
+    get,
+    reads() {
+      reads ??= get().readOnly()
+      return reads
     },
     get made() {
       return kube
@@ -133,7 +141,7 @@ export function makeGateTest() {
         const budgetMs = Math.min(DIAGNOSTICS_BUDGET_MS, Math.max(0, gateRun.deadline - Date.now()))
         const p = workerRun.profile.kube
         await collectDiagnostics({
-          kube: () => kubeClient.get(),
+          kube: () => kubeClient.reads(),
           evidence: gateRun.evidence,
           namespace: p.namespace,
           touched: gateRun.touched,
@@ -161,7 +169,7 @@ export function makeGateTest() {
     kube: async ({ gateRun, kubeClient, workerRun }, use) =>
       use(
         createKubeReads({
-          kube: () => kubeClient.get(),
+          kube: () => kubeClient.reads(),
           evidence: gateRun.evidence,
           namespace: workerRun.profile.kube.namespace,
           touched: gateRun.touched,
@@ -172,7 +180,7 @@ export function makeGateTest() {
     exec: async ({ gateRun, kubeClient, workerRun }: ToolDeps, use: (v: ExecTool) => Promise<void>) =>
       use(
         createExec({
-          kube: () => kubeClient.get(),
+          kube: () => kubeClient.reads(),
           evidence: gateRun.evidence,
           namespace: workerRun.profile.kube.namespace,
           defaultTimeoutMs: workerRun.profile.kube.execTimeoutMs,
