@@ -12,6 +12,7 @@ import { DIAGNOSTICS_BUDGET_MS, finishGate, type GateRun, startGate } from './fi
 import { createKubeReads, type KubeReadClient, type KubeReads } from './fixtures/kube-reads.ts'
 import { createMonitor, type MonitorTool } from './fixtures/monitor.ts'
 import { createMutate, type Mutate } from './fixtures/mutate.ts'
+import { makePreflight, type Preflight } from './fixtures/preflight.ts'
 import { createRegistry, type RegistryTool } from './fixtures/registry.ts'
 import { loadWorkerRun, type RunContext, type WorkerRun } from './fixtures/run.ts'
 import { RunValues } from './fixtures/values.ts'
@@ -57,6 +58,7 @@ interface WorkerFixtures {
   workerRun: WorkerRun
   kubeClient: KubeClient
   apiEndpoint: ApiEndpoint
+  preflight: Preflight
 }
 
 type ToolDeps = Pick<WorkerFixtures, 'workerRun' | 'kubeClient'> & { gateRun: GateRun }
@@ -117,6 +119,18 @@ export function makeGateTest() {
         await use(client)
         client.made?.close()
       },
+      { scope: 'worker' },
+    ],
+    preflight: [
+      async ({ workerRun, kubeClient }, use) =>
+        use(
+          makePreflight({
+            profile: workerRun.profile,
+            gateIds: workerRun.info.selected.map((g) => g.id),
+            allowMutations: workerRun.info.allowMutations,
+            kube: () => kubeClient.get(),
+          }),
+        ),
       { scope: 'worker' },
     ],
     apiEndpoint: [
