@@ -159,8 +159,8 @@ describe('exec-credential plugin in the kubeconfig (the kubelogin path)', { time
     expect(gate(r, 'baseline')?.reason).toMatch(said)
   })
 
-  // helpers/kube.ts (helper "kube") does not name users[].exec.command yet: flip to test() once it does
-  test.fails('the blocked reason names the plugin command', () => {
+  // the kube layer names users[].exec.command (helpers/kube/config.ts describeCredentialFailure)
+  test('the blocked reason names the plugin command', () => {
     const r = runGates(['--tag', 'baseline'], { CLOSEOUT_LOCAL_KUBECONFIG: failing('echo boom >&2; exit 1') })
     expect(gate(r, 'baseline')?.reason).toMatch(/exec plugin|credential plugin/i)
     expect(gate(r, 'baseline')?.reason).toMatch(/\bsh\b/)
