@@ -109,6 +109,51 @@ function makeApiEndpoint(p: TargetProfile, kube: KubeClient, opened: PortForward
   }
 }
 
+/** the worker's preflight: one probe and one permission check for the gates of the run */
+async function preflightFixture(
+  { workerRun, kubeClient }: { workerRun: WorkerRun; kubeClient: KubeClient },
+  use: (p: Preflight) => Promise<void>,
+): Promise<void> {
+  await use(
+    makePreflight({
+      profile: workerRun.profile,
+      gateIds: workerRun.info.selected.map((g) => g.id),
+      allowMutations: workerRun.info.allowMutations,
+      kube: () => kubeClient.get(),
+    }),
+  )
+}
+
+/** after a body that did not pass: deployment status, logs, events, within what is left of the deadline */
+async function diagnosticsFixture({ gateRun, kubeClient, workerRun }: ToolDeps, use: () => Promise<void>): Promise<void> {
+  await use()
+  if (!gateRun.outcome?.diagnose) return
+  const budgetMs = Math.min(DIAGNOSTICS_BUDGET_MS, Math.max(0, gateRun.deadline - Date.now()))
+  const p = workerRun.profile.kube
+  await collectDiagnostics({
+    kube: () => kubeClient.reads(),
+    evidence: gateRun.evidence,
+    namespace: p.namespace,
+    touched: gateRun.touched,
+    tailLines: p.diagnosticsTailLines,
+    budgetMs,
+  }).catch((err: unknown) => gateRun.evidence.write(`diagnostics: could not be collected: ${(err as Error)?.message ?? String(err)}`))
+}
+
+function runContextOf(w: WorkerRun, g: GateRun): RunContext {
+  const i = w.info
+  return {
+    runId: i.runId,
+    invocation: i.invocations,
+    allowMutations: i.allowMutations,
+    allowDisruption: i.allowDisruption,
+    keepGoing: Boolean(i.keepGoing),
+    startedAt: i.startedAt,
+    suite: g.def.suite,
+    gate: g.def.id,
+  }
+}
+
 /** Built on first use: test.extend needs a running vitest, and catalog mode has none. */
 export function makeGateTest() {
   return base.extend<{ $worker: WorkerFixtures; $test: TestFixtures }>({
@@ -121,18 +166,7 @@ export function makeGateTest() {
       },
       { scope: 'worker' },
     ],
-    preflight: [
-      async ({ workerRun, kubeClient }, use) =>
-        use(
-          makePreflight({
-            profile: workerRun.profile,
-            gateIds: workerRun.info.selected.map((g) => g.id),
-            allowMutations: workerRun.info.allowMutations,
-            kube: () => kubeClient.get(),
-          }),
-        ),
-      { scope: 'worker' },
-    ],
+    preflight: [preflightFixture, { scope: 'worker' }],
     apiEndpoint: [
       async ({ workerRun, kubeClient }, use) => {
         const opened: PortForwardHandle[] = []
@@ -148,37 +182,9 @@ export function makeGateTest() {
       await use(g)
       await finishGate(g, workerRun)
     },
-    diagnostics: [
-      async ({ gateRun, kubeClient, workerRun }, use) => {
-        await use()
-        if (!gateRun.outcome?.diagnose) return
-        const budgetMs = Math.min(DIAGNOSTICS_BUDGET_MS, Math.max(0, gateRun.deadline - Date.now()))
-        const p = workerRun.profile.kube
-        await collectDiagnostics({
-          kube: () => kubeClient.reads(),
-          evidence: gateRun.evidence,
-          namespace: p.namespace,
-          touched: gateRun.touched,
-          tailLines: p.diagnosticsTailLines,
-          budgetMs,
-        }).catch((err: unknown) => gateRun.evidence.write(`diagnostics: could not be collected: ${(err as Error)?.message ?? String(err)}`))
-      },
-      { auto: true },
-    ],
+    diagnostics: [diagnosticsFixture, { auto: true }],
     target: async ({ workerRun }, use) => use(workerRun.profile),
-    run: async ({ workerRun, gateRun }, use) => {
-      const i = workerRun.info
-      await use({
-        runId: i.runId,
-        invocation: i.invocations,
-        allowMutations: i.allowMutations,
-        allowDisruption: i.allowDisruption,
-        keepGoing: Boolean(i.keepGoing),
-        startedAt: i.startedAt,
-        suite: gateRun.def.suite,
-        gate: gateRun.def.id,
-      })
-    },
+    run: async ({ workerRun, gateRun }, use) => use(runContextOf(workerRun, gateRun)),
     evidence: async ({ gateRun }, use) => use(gateRun.evidence),
     kube: async ({ gateRun, kubeClient, workerRun }, use) =>
       use(
