@@ -4,9 +4,9 @@
 import { type Classification, GateFailure, isBlockingClassification } from './classification.ts'
 import { classifyError } from './fixtures/classify.ts'
 import { DEFAULT_GATE_TIMEOUT_MS, DIAGNOSTICS_BUDGET_MS, type GateRun, precondition, stoppedBy } from './fixtures/gate-run.ts'
+import type { Preflight } from './fixtures/preflight.ts'
 import type { WorkerRun } from './fixtures/run.ts'
 import type { GateDef } from './gate-def.ts'
-import type { KubeClient } from './harness.ts'
 import { type GateContext, makeGateTest } from './harness.ts'
 
 export type { GateDef }
@@ -71,8 +71,8 @@ export function gate(def: GateDef, body: GateBody): void {
   gateTest()(
     `${def.id}: ${def.title}`,
     { tags, timeout, meta: { closeoutGate: def } },
-    async ({ gateRun, workerRun, kubeClient, skip, target, run, evidence, kube, exec, api, monitor, registry, arm, values, mutate }) => {
-      await runGate(gateRun, workerRun, kubeClient, skip, body, {
+    async ({ gateRun, workerRun, preflight, skip, target, run, evidence, kube, exec, api, monitor, registry, arm, values, mutate }) => {
+      await runGate(gateRun, workerRun, preflight, skip, body, {
         target,
         run,
         evidence,
@@ -92,7 +92,7 @@ export function gate(def: GateDef, body: GateBody): void {
 async function runGate(
   g: GateRun,
   w: WorkerRun,
-  kubeClient: KubeClient,
+  preflight: Preflight,
   skip: (note?: string) => never,
   body: GateBody,
   ctx: GateContext,
@@ -109,17 +109,22 @@ async function runGate(
     skip(stop)
   }
   const advisory = (verdict: string) => `advisory (--keep-going after ${stop}; does not count): ${verdict}`
+  const down = await preflight.blockReason(def.id)
+  if (down) {
+    await g.evidence.note('preflight (API server and permissions, before any call of this gate)', { blocked: down }, 'skipped')
+    const reason = w.redactor.redact(down)
+    g.outcome = stop
+      ? { status: 'advisory', classification: 'ENVIRONMENT_BLOCKED', reason: advisory(`blocked — ${reason}`), diagnose: false }
+      : { status: 'blocked', classification: 'ENVIRONMENT_BLOCKED', reason, diagnose: false }
+    skip(down)
+  }
   try {
     await withDeadline(body(ctx), def.timeoutMs ?? DEFAULT_GATE_TIMEOUT_MS, def)
     g.outcome = stop
       ? { status: 'advisory', classification: null, reason: advisory('passed'), diagnose: false }
       : { status: 'passed', classification: null, reason: null, diagnose: false }
   } catch (err) {
-    const k = kubeClient.made
-    const c = classifyError(err, def.classification, {
-      localTarget: w.profile.name.startsWith('local'),
-      kube: k ? { server: k.server, contextName: k.contextName } : undefined,
-    })
+    const c = classifyError(err, def.classification, { localTarget: w.profile.name.startsWith('local') })
     const status = isBlockingClassification(c.classification) ? 'blocked' : 'failed'
     const reason = w.redactor.redact(c.message)
     if (stop) {

@@ -9,9 +9,10 @@ import { type ArmTool, createArm } from './fixtures/arm.ts'
 import { collectDiagnostics } from './fixtures/diagnostics.ts'
 import { createExec, type ExecTool } from './fixtures/exec.ts'
 import { DIAGNOSTICS_BUDGET_MS, finishGate, type GateRun, startGate } from './fixtures/gate-run.ts'
-import { createKubeReads, type KubeReads } from './fixtures/kube-reads.ts'
+import { createKubeReads, type KubeReadClient, type KubeReads } from './fixtures/kube-reads.ts'
 import { createMonitor, type MonitorTool } from './fixtures/monitor.ts'
 import { createMutate, type Mutate } from './fixtures/mutate.ts'
+import { makePreflight, type Preflight } from './fixtures/preflight.ts'
 import { createRegistry, type RegistryTool } from './fixtures/registry.ts'
 import { loadWorkerRun, type RunContext, type WorkerRun } from './fixtures/run.ts'
 import { RunValues } from './fixtures/values.ts'
@@ -48,6 +49,8 @@ export interface GateContext {
  * never needs a kubeconfig). */
 export interface KubeClient {
   get(): Kube
+  /** the same client without any cluster-changing method (every tool but `mutate`) */
+  reads(): KubeReadClient
   readonly made: Kube | undefined
 }
 
@@ -55,6 +58,7 @@ interface WorkerFixtures {
   workerRun: WorkerRun
   kubeClient: KubeClient
   apiEndpoint: ApiEndpoint
+  preflight: Preflight
 }
 
 type ToolDeps = Pick<WorkerFixtures, 'workerRun' | 'kubeClient'> & { gateRun: GateRun }
@@ -66,13 +70,19 @@ interface TestFixtures extends GateContext {
 
 function makeKubeClient(p: TargetProfile): KubeClient {
   let kube: Kube | undefined
+  let reads: KubeReadClient | undefined
+  const get = () => {
+    kube ??= new Kube(loadKubeConfig({ kubeconfig: p.kube.kubeconfig, context: p.kube.context }), {
+      namespace: p.kube.namespace,
+      timeoutMs: p.kube.requestTimeoutMs,
+    })
+    return kube
+  }
   return {
-    get() {
-      kube ??= new Kube(loadKubeConfig({ kubeconfig: p.kube.kubeconfig, context: p.kube.context }), {
-        namespace: p.kube.namespace,
-        timeoutMs: p.kube.requestTimeoutMs,
-      })
-      return kube
+    get,
+    reads() {
+      reads ??= get().readOnly()
+      return reads
     },
     get made() {
       return kube
@@ -99,6 +109,51 @@ function makeApiEndpoint(p: TargetProfile, kube: KubeClient, opened: PortForward
   }
 }
 
+/** the worker's preflight: one probe and one permission check for the gates of the run */
+async function preflightFixture(
+  { workerRun, kubeClient }: { workerRun: WorkerRun; kubeClient: KubeClient },
+  use: (p: Preflight) => Promise<void>,
+): Promise<void> {
+  await use(
+    makePreflight({
+      profile: workerRun.profile,
+      gateIds: workerRun.info.selected.map((g) => g.id),
+      allowMutations: workerRun.info.allowMutations,
+      kube: () => kubeClient.get(),
+    }),
+  )
+}
+
+/** after a body that did not pass: deployment status, logs, events, within what is left of the deadline */
+async function diagnosticsFixture({ gateRun, kubeClient, workerRun }: ToolDeps, use: () => Promise<void>): Promise<void> {
+  await use()
+  if (!gateRun.outcome?.diagnose) return
+  const budgetMs = Math.min(DIAGNOSTICS_BUDGET_MS, Math.max(0, gateRun.deadline - Date.now()))
+  const p = workerRun.profile.kube
+  await collectDiagnostics({
+    kube: () => kubeClient.reads(),
+    evidence: gateRun.evidence,
+    namespace: p.namespace,
+    touched: gateRun.touched,
+    tailLines: p.diagnosticsTailLines,
+    budgetMs,
+  }).catch((err: unknown) => gateRun.evidence.write(`diagnostics: could not be collected: ${(err as Error)?.message ?? String(err)}`))
+}
+
+function runContextOf(w: WorkerRun, g: GateRun): RunContext {
+  const i = w.info
+  return {
+    runId: i.runId,
+    invocation: i.invocations,
+    allowMutations: i.allowMutations,
+    allowDisruption: i.allowDisruption,
+    keepGoing: Boolean(i.keepGoing),
+    startedAt: i.startedAt,
+    suite: g.def.suite,
+    gate: g.def.id,
+  }
+}
+
 /** Built on first use: test.extend needs a running vitest, and catalog mode has none. */
 export function makeGateTest() {
   return base.extend<{ $worker: WorkerFixtures; $test: TestFixtures }>({
@@ -111,6 +166,7 @@ export function makeGateTest() {
       },
       { scope: 'worker' },
     ],
+    preflight: [preflightFixture, { scope: 'worker' }],
     apiEndpoint: [
       async ({ workerRun, kubeClient }, use) => {
         const opened: PortForwardHandle[] = []
@@ -126,42 +182,14 @@ export function makeGateTest() {
       await use(g)
       await finishGate(g, workerRun)
     },
-    diagnostics: [
-      async ({ gateRun, kubeClient, workerRun }, use) => {
-        await use()
-        if (!gateRun.outcome?.diagnose) return
-        const budgetMs = Math.min(DIAGNOSTICS_BUDGET_MS, Math.max(0, gateRun.deadline - Date.now()))
-        const p = workerRun.profile.kube
-        await collectDiagnostics({
-          kube: () => kubeClient.get(),
-          evidence: gateRun.evidence,
-          namespace: p.namespace,
-          touched: gateRun.touched,
-          tailLines: p.diagnosticsTailLines,
-          budgetMs,
-        }).catch((err: unknown) => gateRun.evidence.write(`diagnostics: could not be collected: ${(err as Error)?.message ?? String(err)}`))
-      },
-      { auto: true },
-    ],
+    diagnostics: [diagnosticsFixture, { auto: true }],
     target: async ({ workerRun }, use) => use(workerRun.profile),
-    run: async ({ workerRun, gateRun }, use) => {
-      const i = workerRun.info
-      await use({
-        runId: i.runId,
-        invocation: i.invocations,
-        allowMutations: i.allowMutations,
-        allowDisruption: i.allowDisruption,
-        keepGoing: Boolean(i.keepGoing),
-        startedAt: i.startedAt,
-        suite: gateRun.def.suite,
-        gate: gateRun.def.id,
-      })
-    },
+    run: async ({ workerRun, gateRun }, use) => use(runContextOf(workerRun, gateRun)),
     evidence: async ({ gateRun }, use) => use(gateRun.evidence),
     kube: async ({ gateRun, kubeClient, workerRun }, use) =>
       use(
         createKubeReads({
-          kube: () => kubeClient.get(),
+          kube: () => kubeClient.reads(),
           evidence: gateRun.evidence,
           namespace: workerRun.profile.kube.namespace,
           touched: gateRun.touched,
@@ -172,7 +200,7 @@ export function makeGateTest() {
     exec: async ({ gateRun, kubeClient, workerRun }: ToolDeps, use: (v: ExecTool) => Promise<void>) =>
       use(
         createExec({
-          kube: () => kubeClient.get(),
+          kube: () => kubeClient.reads(),
           evidence: gateRun.evidence,
           namespace: workerRun.profile.kube.namespace,
           defaultTimeoutMs: workerRun.profile.kube.execTimeoutMs,

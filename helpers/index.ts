@@ -2,7 +2,7 @@
 // tool types, and the pure helpers a check needs. Specs import nothing else from helpers/.
 
 export type { V1Container, V1Deployment, V1NetworkPolicy, V1Pod } from '@kubernetes/client-node'
-export { canonicalHash, canonicalJson, type Json, stripVolatile } from './canonical.ts'
+export { canonicalHash, canonicalJson, canonicalPayload, type Json, stripVolatile } from './canonical.ts'
 export { GateBlocked, GateFailure } from './classification.ts'
 export { renderEventTemplate } from './fixtures/events.ts'
 export { MutationRefused } from './fixtures/mutate.ts'
@@ -11,7 +11,7 @@ export { type GateBody, type GateDef, gate } from './gate.ts'
 export type { GateContext, RunContext } from './harness.ts'
 export type { HttpResult } from './http.ts'
 export type { ExecResult } from './kube.ts'
-export { containerImage, crashLooping, deploymentSummary, imageTag, podSummary } from './kube-views.ts'
+export { containerImage, crashLooping, deploymentSummary, imageTag, podSummary, unhealthyContainers } from './kube-views.ts'
 export { ledgerCatalogQuery, ledgerProblems } from './ledger-catalog.ts'
 export { maxMetricValue } from './monitor-values.ts'
 export type { TargetProfile } from './profile.ts'

@@ -88,10 +88,6 @@ export class MonitorError extends AccessError {
     this.code = init.code
     if (init.attempts) this.attempts = init.attempts
   }
-  /** @deprecated read by helpers/harness.ts classifyError until it classifies by `instanceof AccessError`; delete then */
-  get monitor(): true {
-    return true
-  }
 }
 
 export interface MonitorResult {

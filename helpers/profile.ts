@@ -163,6 +163,8 @@ export const TargetProfileSchema = z.strictObject({
     diagnosticsTailLines: z.number().int().positive().default(400),
     /** F3-4 Task 1: `kubectl get pods -A | grep -Ei PATTERN` — the related pods in every namespace */
     relatedPodsPattern: z.string().min(1).default('txlookup|tx-lookup|consumer|langfuse'),
+    /** precheck's "not in crashloop": a container restarted more often than this is unhealthy too */
+    maxRestarts: z.number().int().nonnegative().default(5),
   }),
   api: z.strictObject({
     deployment: z.string().min(1),
@@ -174,6 +176,8 @@ export const TargetProfileSchema = z.strictObject({
     baseUrl: z.string().url().optional(),
     txPath: z.string().includes('{tx_id}').default('/admin/tx/{tx_id}'),
     missingTxIdPrefix: z.string().min(1).default('tx-missing-'),
+    /** F3-4 Task 3 step 1: the tx id the 404 smoke asks for (it must not exist) */
+    missingTxId: z.string().min(1).default('missing-tx-id'),
     timeoutMs: z.number().int().positive().default(10_000),
     /** removed before the canonical hash (DESIGN: event_time, data_lag_sec) */
     volatileFields: z.array(z.string()).default(['event_time', 'data_lag_sec']),

@@ -107,9 +107,10 @@ async function applyPin(ctx: GateContext, source: Source, wanted: string, apiTag
   if (source.live) {
     const current = containerImage(source.live, c.container)
     if (current === wanted) return void (await evidence.note('consumer image already pinned', { image: current }, 'pass'))
+    // a step this run may not perform is "could not check", not a failure to start: nothing failed
     if (!mutate.allowed)
-      throw new GateFailure(
-        `consumer image ${current ?? '(none)'} is not pinned to the API tag ${apiTag}; run \`kubectl -n ${ns} set image deployment/${c.deployment} ${c.container}=${wanted}\` or rerun with --allow-mutations`,
+      throw new GateBlocked(
+        `consumer image ${current ?? '(none)'} is not pinned to the API tag ${apiTag}, and this run may not change it (no --allow-mutations); nothing was changed: run \`kubectl -n ${ns} set image deployment/${c.deployment} ${c.container}=${wanted}\` and rerun, or rerun with --allow-mutations`,
       )
     await mutate.setContainerImage(c.deployment, c.container, wanted)
     return
@@ -132,8 +133,8 @@ async function applyPin(ctx: GateContext, source: Source, wanted: string, apiTag
     apply,
   })
   if (!mutate.allowed)
-    throw new GateFailure(
-      `deployment ${c.deployment} is missing in ${ns}; bootstrap it with \`${apply}\` — or rerun with --allow-mutations`,
+    throw new GateBlocked(
+      `deployment ${c.deployment} is missing in ${ns}, and this run may not create it (no --allow-mutations); nothing was changed: bootstrap it with \`${apply}\` and rerun — or rerun with --allow-mutations`,
     )
   await mutate.createDeployment(doc, file)
 }
@@ -162,7 +163,7 @@ gate(
     description:
       'Resolve the consumer source (live deployment, else repository manifests, else ENVIRONMENT_BLOCKED); CONSUMER_IMAGE=<repo>:${API_TAG}; ' +
       'TAG_COUNT=$(az acr repository show-tags … --query "[?@==\'${API_TAG}\'] | length(@)") before any change, 0 or registry unreachable/401/403 → ENVIRONMENT_BLOCKED; ' +
-      'kubectl set image deployment/txlookup-consumer consumer=${CONSUMER_IMAGE} (or kubectl apply -f 02_consumer_bootstrap.yaml) only with --allow-mutations; ' +
+      'kubectl set image deployment/txlookup-consumer consumer=${CONSUMER_IMAGE} (or kubectl apply -f 02_consumer_bootstrap.yaml) only with --allow-mutations, else ENVIRONMENT_BLOCKED naming that command; ' +
       'kubectl rollout status deploy/txlookup-consumer --timeout=180s',
   },
   async (ctx) => {

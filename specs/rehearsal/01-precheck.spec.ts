@@ -2,7 +2,7 @@
  * E2-3 §3 — preconditions: AKS provisioningState=Succeeded, namespace visible, API/consumer
  * deployments exist, no crashloop. Any of them failing: ENVIRONMENT_BLOCKED, the rehearsal stops.
  */
-import { crashLooping, deploymentSummary, GateBlocked, type GateContext, gate, podSummary } from '../../helpers/index.ts'
+import { deploymentSummary, GateBlocked, type GateContext, gate, podSummary, unhealthyContainers } from '../../helpers/index.ts'
 import { cutover, noteFixedInputs } from '../shared/rehearsal.ts'
 
 /** `az aks show -g RG -n NAME --query provisioningState -o tsv` through Azure Resource Manager (the arm
@@ -24,7 +24,7 @@ gate(
     evidence: '01_precheck.log',
     title: 'the AKS cluster is Succeeded, namespace, API and consumer deployments exist and no pod is crash-looping',
     description:
-      'T_cutover (UTC ISO8601) within the ±5 min buffer; az aks show -g "$AKS_RESOURCE_GROUP" -n "$AKS_CLUSTER" --query provisioningState -o tsv (Succeeded; ARM unreachable/401/403/404 → ENVIRONMENT_BLOCKED); kubectl get ns txlookup; kubectl -n txlookup get deploy tx-lookup-api txlookup-consumer; kubectl -n txlookup get pods (not in crashloop)',
+      'T_cutover (UTC ISO8601) within the ±5 min buffer; az aks show -g "$AKS_RESOURCE_GROUP" -n "$AKS_CLUSTER" --query provisioningState -o tsv (Succeeded; ARM unreachable/401/403/404 → ENVIRONMENT_BLOCKED); kubectl get ns txlookup; kubectl -n txlookup get deploy tx-lookup-api txlookup-consumer; kubectl -n txlookup get pods (not in crashloop: CrashLoopBackOff, Error, ImagePullBackOff/ErrImagePull, restarts over kube.maxRestarts)',
   },
   async (ctx) => {
     const { target, kube } = ctx
@@ -38,11 +38,15 @@ gate(
       const dep = await kube.findDeployment(d, { summarize: (x) => (x ? deploymentSummary(x) : { present: false }) })
       if (!dep) throw new GateBlocked(`deployment ${d} does not exist in ${ns}`)
     }
+    // "not in crashloop": CrashLoopBackOff, Error, ImagePullBackOff / ErrImagePull, or more restarts than kube.maxRestarts
+    const maxRestarts = target.kube.maxRestarts
     const pods = await kube.listPods({ summarize: (ps) => ps.map(podSummary) })
-    const looping = pods.filter((p) => crashLooping(p).length)
-    if (looping.length)
+    const unhealthy = pods
+      .map((p) => ({ name: p.metadata?.name, why: unhealthyContainers(p, { maxRestarts }) }))
+      .filter((x) => x.why.length)
+    if (unhealthy.length)
       throw new GateBlocked(
-        `pods in CrashLoopBackOff: ${looping.map((p) => p.metadata?.name).join(', ')}; the rehearsal needs a healthy baseline`,
+        `unhealthy pods in ${ns}: ${unhealthy.map((x) => `${x.name} (${x.why.join(', ')})`).join('; ')}; the rehearsal needs a healthy baseline: fix or restart them (kubectl -n ${ns} describe pod NAME), then rerun the full rehearsal`,
       )
   },
 )

@@ -3,23 +3,29 @@
  */
 
 import type { GateContext } from '../../helpers/index.ts'
-import { canonicalHash, canonicalJson, GateFailure, gate, type Json, stripVolatile } from '../../helpers/index.ts'
+import { canonicalPayload, GateFailure, gate } from '../../helpers/index.ts'
 import { publishAndConsume, rehearsalProfile, syncTxId } from '../shared/rehearsal.ts'
 import { txPath } from '../shared/smoke.ts'
 
+/** E2-3 §5.6's hash of the body as sent (parsed losslessly: number lexemes kept, ensure_ascii), with
+ * the canonical text recorded next to it so an operator can reproduce it with the runbook's one-liner. */
 async function canonical(ctx: GateContext, label: 'BEFORE' | 'AFTER', txId: string): Promise<string> {
-  const r = await ctx.api.get(`${label}: GET ${txId} (expect 200)`, txPath(ctx, txId), { expectStatus: 200 })
-  if (r.status !== 200 || r.json === undefined)
-    throw new GateFailure(`${label}_HTTP=${r.status} for ${txId}: the payload cannot be compared`)
+  const r = await ctx.api.get(`${label}: GET ${txId} (expect 200)`, txPath(ctx, txId), { expectStatus: 200, expectJson: true })
+  if (r.status !== 200) throw new GateFailure(`${label}_HTTP=${r.status} for ${txId}: the payload cannot be compared`)
   const volatile = ctx.target.api.volatileFields
-  const hash = canonicalHash(r.json as Json, volatile)
+  let payload: { text: string; sha256: string }
+  try {
+    payload = canonicalPayload(r.body, volatile)
+  } catch (e) {
+    throw new GateFailure(`${label}: GET ${txId} answered 200, but ${(e as Error).message}`)
+  }
   await ctx.evidence.note(`${label} canonical payload`, {
     [`${label}_HTTP`]: String(r.status),
-    [`${label}_CANON_HASH`]: hash,
+    [`${label}_CANON_HASH`]: payload.sha256,
     volatile_fields_removed: volatile.join(','),
-    canonical_payload: canonicalJson(stripVolatile(r.json as Json, volatile)),
+    canonical_payload: payload.text,
   })
-  return hash
+  return payload.sha256
 }
 
 gate(

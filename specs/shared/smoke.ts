@@ -5,18 +5,14 @@ import type { GateContext } from '../../helpers/index.ts'
 import { GateFailure } from '../../helpers/index.ts'
 import { rehearsalRunId } from './rehearsal.ts'
 
-/** F3-4 Task 3 step 1's fixed id (the plan curls /admin/tx/missing-tx-id); a profile key would be
- * better (api.missingTxId), helpers/profile.ts has none yet. */
-const F3_4_MISSING_TX_ID = 'missing-tx-id'
-
 export function txPath(ctx: GateContext, txId: string): string {
   return ctx.target.api.txPath.replace('{tx_id}', encodeURIComponent(txId))
 }
 
-/** The seeds' unknown ids: F3-4 `missing-tx-id`; E2-3 `tx-missing-${RUN_ID}` with RUN_ID=e2-3-… (the
+/** The seeds' unknown ids: F3-4 `missing-tx-id` (the profile's api.missingTxId); E2-3 `tx-missing-${RUN_ID}` with RUN_ID=e2-3-… (the
  * profile's api.missingTxIdPrefix + the rehearsal run id). */
 export function missingTxId(ctx: GateContext): string {
-  return ctx.run.suite === 'rehearsal' ? `${ctx.target.api.missingTxIdPrefix}${rehearsalRunId(ctx)}` : F3_4_MISSING_TX_ID
+  return ctx.run.suite === 'rehearsal' ? `${ctx.target.api.missingTxIdPrefix}${rehearsalRunId(ctx)}` : ctx.target.api.missingTxId
 }
 
 export async function expect404(ctx: GateContext): Promise<void> {
@@ -30,7 +26,10 @@ export async function expect404(ctx: GateContext): Promise<void> {
 }
 
 export async function expect200(ctx: GateContext, txId: string): Promise<void> {
-  const r = await ctx.api.get(`GET ${ctx.target.api.txPath} for known id ${txId} (expect 200)`, txPath(ctx, txId), { expectStatus: 200 })
+  const r = await ctx.api.get(`GET ${ctx.target.api.txPath} for known id ${txId} (expect 200)`, txPath(ctx, txId), {
+    expectStatus: 200,
+    expectJson: true,
+  })
   if (r.status !== 200) {
     throw new GateFailure(`GET ${txPath(ctx, txId)} answered ${r.status}, expected 200 for known tx id ${txId}`)
   }

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { Summary } from '../../helpers/decision.ts'
+import { loadRoleRules, type PolicyRule } from '../../helpers/rbac.ts'
 import { runDir, writeGateResult, writeRunInfo } from '../../helpers/run-state.ts'
-import { envDown, node, ROOT, runGates, spawnGates, uniqueRunId } from './_run.ts'
+import { envDown, envUp, node, ROOT, runGates, spawnGates, uniqueRunId } from './_run.ts'
 
 const readSummary = (runId: string): Summary =>
   JSON.parse(readFileSync(join(ROOT, 'reports/runs', runId, 'summary.json'), 'utf8')) as Summary
@@ -175,6 +176,82 @@ describe('reruns with --run-id', { timeout: 120_000 }, () => {
     const r = node(['bin/test.ts', '--tag', 'smoke-4o4', '--run-id', runId])
     expect(r.code).toBe(3)
     expect(readFileSync(join(runDir(runId, ROOT), 'run.json'), 'utf8')).toBe(before)
+  })
+})
+
+// Preflight (helpers/fixtures/preflight.ts): one GET /version before the first gate that needs the
+// cluster, then one SelfSubjectAccessReview per permission the selected gates need.
+describe("preflight: the API server and the runner's permissions, before any gate asks the cluster", { timeout: 180_000 }, () => {
+  const TOKEN = 'closeout-preflight-sa-token-0123456789'
+  const tokensFile = join(ROOT, 'reports/local-env/tokens.json')
+  const dir = mkdtempSync(join(tmpdir(), 'preflight-'))
+  const profileWith = (kubeconfig: string, file: string) => {
+    writeFileSync(
+      join(dir, file),
+      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`),
+    )
+    return join(dir, file)
+  }
+  const independent = ['closeout/consumer-db', 'closeout/consumer-eventhubs', 'closeout/smoke-404'].flatMap((t) => ['--tag', t])
+  beforeAll(() => {
+    envUp([])
+  })
+  afterAll(() => writeFileSync(tokensFile, '[]'))
+
+  test('an API server that refuses: every selected gate BLOCKED at once with the one reason, no gate called the cluster', () => {
+    const kube = readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8')
+    // a port nothing listens on: the server address of the kubeconfig, moved
+    const dead = kube.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:9')
+    writeFileSync(join(dir, 'kubeconfig-dead'), dead)
+    const target = profileWith(join(dir, 'kubeconfig-dead'), 'dead.yaml')
+    const r = runGates(['--target', target, ...independent])
+    expect(r.code).toBe(2)
+    expect(r.summary.decision).toBe('BLOCKED')
+    const [first, ...rest] = r.summary.gates
+    expect(first).toMatchObject({ id: 'consumer-db', status: 'blocked', classification: 'ENVIRONMENT_BLOCKED' })
+    expect(first.reason).toMatch(/^preflight: connection refused by 127\.0\.0\.1:9 .*API server https:\/\/127\.0\.0\.1:9/)
+    expect(first.reason).toContain('./closeout env up')
+    expect(first.reason).not.toContain('\n')
+    for (const g of rest) {
+      expect(g.status).toBe('blocked')
+      // the same preflight reason, or the stop rule it triggered
+      if (g.reason !== first.reason) expect(g.reason).toMatch(/^stopped at consumer-(db|eventhubs) \(ENVIRONMENT_BLOCKED\)$/)
+    }
+    // --keep-going runs the rest for diagnosis: each is blocked by the same one preflight (one probe per worker)
+    const k = runGates(['--target', target, ...independent, '--keep-going'])
+    const reasons = k.summary.gates.map((g) =>
+      g.reason?.replace(/^advisory \(--keep-going after [^)]*\)\)?; does not count\): blocked — /, ''),
+    )
+    expect(new Set(reasons)).toEqual(new Set([first.reason]))
+    // nothing but the preflight note in each gate's log: no gate waited on the dead server itself
+    for (const g of k.summary.gates) {
+      const log = readFileSync(String(g.evidence), 'utf8')
+      expect(log.match(/^--- step: .*/gm)).toEqual(['--- step: preflight (API server and permissions, before any call of this gate)'])
+    }
+  })
+
+  test('a token bound to a Role without create on pods/exec: the exec gates BLOCKED naming the rule, the rest runs', () => {
+    const rules: PolicyRule[] = loadRoleRules(['role.yaml', 'clusterrole-namespace-reader.yaml'].map((f) => join(ROOT, 'deploy/k8s', f)))
+    const without = rules
+      .map((x) => (x.resources.includes('pods/exec') ? { ...x, verbs: x.verbs.filter((v) => v !== 'create') } : x))
+      .filter((x) => x.verbs.length)
+    writeFileSync(
+      tokensFile,
+      JSON.stringify([{ token: TOKEN, user: 'system:serviceaccount:txlookup:closeout-runner', namespace: 'txlookup', rules: without }]),
+    )
+    const kubeconfig = join(dir, 'kubeconfig-runner')
+    writeFileSync(kubeconfig, readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8').replace(/token: .*/, `token: ${TOKEN}`))
+    // baseline has every verb it needs and runs; consumer-db has not and is blocked before any call
+    const r = runGates(['--target', profileWith(kubeconfig, 'runner.yaml'), '--tag', 'closeout/baseline', '--tag', 'closeout/consumer-db'])
+    const by = Object.fromEntries(r.summary.gates.map((g) => [g.id, g]))
+    expect(by.baseline).toMatchObject({ status: 'passed' })
+    for (const id of ['consumer-db']) {
+      expect(by[id]).toMatchObject({ status: 'blocked', classification: 'ENVIRONMENT_BLOCKED' })
+      expect(by[id].reason).toContain('may not create pods/exec')
+      expect(by[id].reason).toContain('- apiGroups: [""]\n  resources: ["pods/exec"]\n  verbs: ["create"]')
+      expect(by[id].reason).toContain('deploy/k8s/role.yaml')
+    }
+    expect(r.code).toBe(2)
   })
 })
 

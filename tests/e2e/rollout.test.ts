@@ -1,6 +1,6 @@
 // consumer-rollout's branches end to end, through `pnpm test` as an operator runs it (bin/test.ts),
-// against the local environment: a drifted image tag (fails with the exact `kubectl set image`, or is
-// pinned with --allow-mutations), a missing deployment (fails with a runnable `kubectl apply -f` of the
+// against the local environment: a drifted image tag (BLOCKED with the exact `kubectl set image`, or is
+// pinned with --allow-mutations), a missing deployment (BLOCKED with a runnable `kubectl apply -f` of the
 // rendered bootstrap, or is bootstrapped with --allow-mutations), no source at all, the image tag
 // missing in the registry, and a registry that rejects the token. Each case is set up through the
 // admin kubeconfig and the cluster is put back as the definition runs it afterwards (the simulator
@@ -156,14 +156,14 @@ describe('consumer-rollout branches (local environment)', { timeout: 300_000 }, 
     expect(templateOf(d)).toBe(templateOf(original))
   })
 
-  test('a: drifted image tag — fails STARTUP_FAILED with the exact set image command and changes nothing; --allow-mutations pins it and the rollout completes', async () => {
+  test('a: drifted image tag — BLOCKED (nothing failed to start) with the exact set image command and changes nothing; --allow-mutations pins it and the rollout completes', async () => {
     await kube.setContainerImage(DEP, 'consumer', DRIFTED)
     await rolledOut()
     const before = (await readConsumer()) as V1Deployment
 
     const r = runGates(['--tag', 'consumer-rollout'])
-    expect(outcome(r.summary)).toEqual({ 'consumer-rollout': 'failed:STARTUP_FAILED' })
-    expect(r.code).toBe(1)
+    expect(outcome(r.summary)).toEqual({ 'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED' })
+    expect(r.code).toBe(2)
     expect(gateOf(r)?.reason).toContain(`\`kubectl -n ${NS} set image deployment/${DEP} consumer=${PINNED}\``)
     const after = (await readConsumer()) as V1Deployment
     expect(containerImage(after, 'consumer')).toBe(DRIFTED)
@@ -181,10 +181,11 @@ describe('consumer-rollout branches (local environment)', { timeout: 300_000 }, 
     expect(log).toMatch(/--- step: rollout status[\s\S]*?exit_code: 0/)
   })
 
-  test('b: deployment missing, manifest present — fails STARTUP_FAILED with a runnable kubectl apply -f of 02_consumer_bootstrap.yaml; --allow-mutations creates that document', async () => {
+  test('b: deployment missing, manifest present — BLOCKED with a runnable kubectl apply -f of 02_consumer_bootstrap.yaml; --allow-mutations creates that document', async () => {
     await deleteConsumer()
     const r = runGates(['--tag', 'consumer-rollout'])
-    expect(outcome(r.summary)).toEqual({ 'consumer-rollout': 'failed:STARTUP_FAILED' })
+    expect(outcome(r.summary)).toEqual({ 'consumer-rollout': 'blocked:ENVIRONMENT_BLOCKED' })
+    expect(r.code).toBe(2)
     const file = join(bundleOf(r), '02_consumer_bootstrap.yaml')
     expect(gateOf(r)?.reason).toContain(`\`kubectl apply -f ${file}\``)
     expect(gateOf(r)?.reason).toContain('or rerun with --allow-mutations')
@@ -237,7 +238,11 @@ describe('consumer-rollout branches (local environment)', { timeout: 300_000 }, 
     })
     expect(deploymentRolloutStatus(live).done).toBe(true)
     expect(existsSync(join(bundleOf(m), '02_consumer_source_repo.txt'))).toBe(true)
-    expect(rolloutLog(m)).toContain(`command: kubectl apply -f ${join(bundleOf(m), '02_consumer_bootstrap.yaml')}`)
+    // the operator's command for the rendered file, and the line of the request the client really sent
+    expect(rolloutLog(m)).toContain(`apply: kubectl apply -f ${join(bundleOf(m), '02_consumer_bootstrap.yaml')}`)
+    expect(rolloutLog(m)).toMatch(
+      /--- step: bootstrap deployment \(mutation\)\ncommand: echo '\{"apiVersion":"apps\/v1".*' \| kubectl -n txlookup create -f -\n/,
+    )
   })
 
   test('c: deployment missing and no manifest — ENVIRONMENT_BLOCKED, consumer-db and consumer-eventhubs blocked by consumer-rollout', async () => {
