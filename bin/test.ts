@@ -12,7 +12,7 @@ import { finalizeRun } from '../helpers/bundle.ts'
 import { type CatalogEntry, formatCatalog, loadCatalog } from '../helpers/catalog.ts'
 import { formatCatalogJson } from '../helpers/catalog-json.ts'
 import { isBlockingClassification } from '../helpers/classification.ts'
-import { EXIT_CODES, type Summary } from '../helpers/decision.ts'
+import { EXIT_CODES, STATUS_LABELS, type Summary } from '../helpers/decision.ts'
 import { commandLine } from '../helpers/evidence.ts'
 import { exportRun } from '../helpers/export-run.ts'
 import { isFleetArgv } from '../helpers/fleet.ts'
@@ -256,19 +256,10 @@ function writeConfigErrorSummary(message: string, args: Partial<Args>, targetFil
 }
 
 function printSummary(s: Summary): void {
-  const icon = {
-    passed: 'PASS',
-    failed: 'FAIL',
-    blocked: 'BLOCKED',
-    skipped: 'SKIP',
-    interrupted: 'INTR',
-    advisory: 'ADVISORY',
-    waived: 'WAIVED',
-  } as const
   const lines = ['', `closeout decision: ${s.decision}  (run ${s.runId}, target ${s.target})`]
   for (const g of s.gates) {
     lines.push(
-      `  ${icon[g.status].padEnd(8)} ${`${g.suite}/${g.id}`.padEnd(30)} ${g.classification ?? ''}${g.reason ? `  ${g.reason.split('\n')[0].slice(0, 160)}` : ''}`,
+      `  ${STATUS_LABELS[g.status].padEnd(8)} ${`${g.suite}/${g.id}`.padEnd(30)} ${g.classification ?? ''}${g.reason ? `  ${g.reason.split('\n')[0].slice(0, 160)}` : ''}`,
     )
   }
   for (const w of s.waiversInForce)

@@ -12,6 +12,17 @@ export const EXIT_CODES: Record<Decision | 'USAGE', number> = { GO: 0, NO_GO: 1,
 
 /** A gate in the summary: a worker's status, or 'waived' / 'advisory' set by the decision policy. */
 export const SUMMARY_GATE_STATUSES = [...GATE_STATUSES, 'waived'] as const
+
+/** The short label of each gate status in terminal tables (the run summary, the fleet table). */
+export const STATUS_LABELS: Record<(typeof SUMMARY_GATE_STATUSES)[number], string> = {
+  passed: 'PASS',
+  failed: 'FAIL',
+  blocked: 'BLOCKED',
+  skipped: 'SKIP',
+  interrupted: 'INTR',
+  advisory: 'ADVISORY',
+  waived: 'WAIVED',
+}
 export type SummaryGateStatus = GateStatus | 'waived'
 
 export interface SummaryGate {

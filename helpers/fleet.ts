@@ -4,7 +4,7 @@
 import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Decision, Summary } from './decision.ts'
-import { EXIT_CODES } from './decision.ts'
+import { EXIT_CODES, STATUS_LABELS } from './decision.ts'
 import { UsageError } from './tags.ts'
 
 export const DEFAULT_PARALLEL = 2
@@ -150,15 +150,7 @@ export interface FleetReport {
   gates: { gate: string; cells: string[] }[]
 }
 
-const CELL = {
-  passed: 'PASS',
-  failed: 'FAIL',
-  blocked: 'BLOCKED',
-  skipped: 'SKIP',
-  interrupted: 'INTR',
-  advisory: 'ADVISORY',
-  waived: 'WAIVED',
-} as const
+const CELL = STATUS_LABELS
 
 /** The gate × target table: every gate any target ran, status plus classification when it did not pass. */
 export function buildFleetReport(

@@ -60,6 +60,12 @@ function silentWatch(k: KubeReads, deployment: string, timeoutMs: number, lastEr
   )
 }
 
+/** A watch failure as the kube layer's AccessError (or the error itself when it is not an access problem). */
+function watchAccessError(k: KubeReads, what: string, e: unknown): unknown {
+  const ctx = { server: k.server, context: k.contextName, namespace: k.namespace, what, verb: 'watch', resource: 'deployments' }
+  return toKubeAccessError(e, ctx) ?? e
+}
+
 /** watch failures in a row before the wait gives up as "could not check" (5xx, dropped streams) */
 const MAX_WATCH_FAILURES = 5
 
@@ -93,19 +99,7 @@ export async function waitForRollout(
       fn()
     }
     const settle = (r: RolloutResult) => finish(() => resolve(r))
-    const fail = (e: unknown) =>
-      finish(() =>
-        reject(
-          toKubeAccessError(e, {
-            server: k.server,
-            context: k.contextName,
-            namespace: k.namespace,
-            what,
-            verb: 'watch',
-            resource: 'deployments',
-          }) ?? e,
-        ),
-      )
+    const fail = (e: unknown) => finish(() => reject(watchAccessError(k, what, e)))
     const timer = setTimeout(() => {
       // a watch that never delivered the deployment says nothing about the rollout: could not check
       if (!seen) return finish(() => reject(silentWatch(k, deployment, opts.timeoutMs, lastError)))

@@ -36,7 +36,7 @@ describe('precheck: AKS provisioningState through Azure Resource Manager', () =>
     const step = aksStep(r)
     expect(step).toContain(AZ_LINE)
     expect(step).toMatch(
-      /\ntarget: https:\/\/127\.0\.0\.1:\d+\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/2dt-final-team4\/providers\/Microsoft\.ContainerService\/managedClusters\/nsc-aks-dev\?api-version=2025-08-01\n/,
+      /\ntarget: https:\/\/127\.0\.0\.1:\d+\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/2dt-final-team4\/providers\/Microsoft\.ContainerService\/managedClusters\/nsc-aks-dev\?api-version=2025-08-01[;\n]/,
     )
     expect(step).toMatch(/\nexit_code: 0\n/)
     expect(step).toMatch(/\nstdout: \|\n {2}Succeeded\n {2}powerState=Running/)
