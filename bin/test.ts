@@ -32,7 +32,7 @@ import {
   type SelectedGate,
   writeRunInfo,
 } from '../helpers/run-state.ts'
-import { SUITE_NAMES, type SuiteName } from '../helpers/suites.ts'
+import { SUITE_NAMES } from '../helpers/suites.ts'
 import { selectGates, UsageError } from '../helpers/tags.ts'
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))

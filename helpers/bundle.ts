@@ -3,11 +3,12 @@
 // interrupt, and MANIFEST.sha256. The one finalizer of a run (bin/test.ts calls it, once).
 
 import { createHash } from 'node:crypto'
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { basename, join, relative } from 'node:path'
 import { ATTESTATION_FILE_NAMES } from './attest.ts'
 import { sinceLastGo } from './compare.ts'
 import { buildSummary, cutoverDecision, type Decision, decide, EXIT_CODES, type Summary, type SummaryGate } from './decision.ts'
+import { listFilesDeep } from './files.ts'
 import { finalizeExtras } from './finalize-extras.ts'
 import { countsForDecision, type DecisionPolicy, matchesGateRef, policyMarkdown, type Waiver } from './policy.ts'
 import { bundleDir, readGateResults, readRunInfo, reportsDir, runDir, writeJsonAtomic, writeRunInfo } from './run-state.ts'
@@ -137,18 +138,12 @@ export function rehearsalDecisionRecords(
   return { decision, rollback }
 }
 
+/** the manifest's files: everything but the manifest itself and the ATTESTATION.* files that cover it */
 function listFiles(dir: string): string[] {
-  const out: string[] = []
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name)
-      if (statSync(p).isDirectory()) walk(p)
-      // the ATTESTATION.* files cover the manifest, so they cannot be in it
-      else if (name !== 'MANIFEST.sha256' && !ATTESTATION_FILE_NAMES.includes(name)) out.push(p)
-    }
-  }
-  walk(dir)
-  return out
+  return listFilesDeep(dir).filter((p) => {
+    const name = basename(p)
+    return name !== 'MANIFEST.sha256' && !ATTESTATION_FILE_NAMES.includes(name)
+  })
 }
 
 /** sha256sum-compatible manifest over every file of the bundle. */

@@ -3,16 +3,11 @@
 // (environment.properties + executor.json in allure-results: the Environment and Executors widgets).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import type { RunSummaryHead } from './otel.ts'
 import { runbookStepsOf } from './runbook-steps.ts'
 
 /** The fields of core's Summary these reports read. */
-export interface ReportSummary {
-  suite: string
-  runId: string
-  target: string
-  startedAt: string
-  finishedAt: string
-  decision: string
+export interface ReportSummary extends RunSummaryHead {
   gates: {
     id: string
     suite: string

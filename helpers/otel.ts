@@ -9,13 +9,17 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runbookStepsOf } from './runbook-steps.ts'
 
-export interface OtelSummary {
+/** The run fields every report of a summary reads (CTRF, JUnit/Allure properties, spans). */
+export interface RunSummaryHead {
   suite: string
   runId: string
   target: string
   startedAt: string
   finishedAt: string
   decision: string
+}
+
+export interface OtelSummary extends RunSummaryHead {
   gates: { id: string; suite: string; status: string; classification: string | null; reason: string | null; durationMs: number }[]
   classifications: string[]
   bundles?: Record<string, string>

@@ -3,7 +3,7 @@
 // problem names the file. Used by `closeout verify` (bin/verify.ts).
 
 import type { KeyObject } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import {
   ATTESTATION_FILE_NAMES,
@@ -19,6 +19,7 @@ import {
   TEST_RESULT_TYPE,
   verifyBytes,
 } from './attest.ts'
+import { listFilesDeep } from './files.ts'
 
 export interface VerifyResult {
   ok: boolean
@@ -31,16 +32,7 @@ export interface VerifyResult {
 }
 
 function listFiles(dir: string): string[] {
-  const out: string[] = []
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name)
-      if (statSync(p).isDirectory()) walk(p)
-      else out.push(relative(dir, p))
-    }
-  }
-  walk(dir)
-  return out
+  return listFilesDeep(dir).map((p) => relative(dir, p))
 }
 
 /** Manifest lines vs the files on disk: changed, missing, and unlisted files (attestation files aside). */

@@ -200,9 +200,9 @@ function readCapped(res: IncomingMessage): Promise<string> {
   })
 }
 
-/** a refused upgrade: the status and Status body the API server sent, classified like any call */
-function refusal(k: KubeReads, t: ExecTarget, status: number, contentType: string, body: string): Error {
-  const ctx = {
+/** what an exec error names: the server, the pod and container, and the verb the Role needs */
+function execErrorContext(k: KubeReads, t: ExecTarget) {
+  return {
     server: k.server,
     context: t.context,
     namespace: t.namespace,
@@ -210,6 +210,11 @@ function refusal(k: KubeReads, t: ExecTarget, status: number, contentType: strin
     verb: 'create',
     resource: 'pods/exec',
   }
+}
+
+/** a refused upgrade: the status and Status body the API server sent, classified like any call */
+function refusal(k: KubeReads, t: ExecTarget, status: number, contentType: string, body: string): Error {
+  const ctx = execErrorContext(k, t)
   const html = /html/i.test(contentType) || /^\s*</.test(body)
   const c: KubeErrorClass =
     html && ![401, 403, 404, 429].includes(status) ? describeBadBody(body, ctx, status) : describeHttpStatus(status, body, ctx)
@@ -218,14 +223,7 @@ function refusal(k: KubeReads, t: ExecTarget, status: number, contentType: strin
 }
 
 function connectError(k: KubeReads, t: ExecTarget, err: unknown): Error {
-  const ctx = {
-    server: k.server,
-    context: t.context,
-    namespace: t.namespace,
-    what: `exec in pod ${t.pod} (container ${t.container}) in ${t.namespace}`,
-    verb: 'create',
-    resource: 'pods/exec',
-  }
+  const ctx = execErrorContext(k, t)
   const access = toKubeAccessError(err, ctx)
   if (access) return access
   const msg = cleanText((err as Error)?.message ?? String(err), 160)
