@@ -8,6 +8,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import * as k8s from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ensurePki, execPluginOf, writeKubeconfig } from '../../fixtures/local-env/sim/pki.ts'
@@ -87,7 +88,7 @@ function execKubeconfig(exec: { command: string; args: string[] }): string {
   writeKubeconfig(f, { server: sim.url, caCertPem: caPem, exec, namespace: NS })
   return f
 }
-const ROOT_DIR = new URL('../..', import.meta.url).pathname
+const ROOT_DIR = fileURLToPath(new URL('../..', import.meta.url))
 const kubeWith = (token: string, server?: string, ca?: string) =>
   new Kube(loadKubeConfig({ kubeconfig: kubeconfigWith(token, server, ca) }), { namespace: NS, timeoutMs: 5000 })
 const podNames = async (sel: string) => (await kube.listPods(sel)).map((p) => p.metadata?.name as string)
@@ -819,7 +820,7 @@ describe('main.ts: the detached process env up spawns', () => {
     })
     const config = join(dir, 'cli-cluster.json')
     writeFileSync(config, JSON.stringify(def('first')))
-    const main = new URL('../../fixtures/local-env/sim/main.ts', import.meta.url).pathname
+    const main = fileURLToPath(new URL('../../fixtures/local-env/sim/main.ts', import.meta.url))
     const child = spawn(
       process.execPath,
       [

@@ -6,10 +6,11 @@
 // summary, the optional report publishing, and the job's conclusion following the exit code.
 
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { parse } from 'yaml'
 
-const root = new URL('../../', import.meta.url).pathname
+const root = fileURLToPath(new URL('../../', import.meta.url))
 const read = (f: string) => readFileSync(root + f, 'utf8')
 
 interface GhStep {

@@ -1,6 +1,7 @@
 // The pure half of a fleet run (helpers/fleet.ts): the argument split, a target's verdict from its exit code
 // and summary (never GO unless both say GO), the fleet's one exit code (config 3 > NO_GO 1 > BLOCKED 2 > GO 0,
 // interrupted 2), and the gate × target table.
+import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { fleetJobName, JobUsageError, renderJob, renderJobs } from '../../bin/job.ts'
@@ -164,7 +165,7 @@ describe('the gate × target table', () => {
 
 describe('job render with several --target: one Job per target', () => {
   type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
-  const root = new URL('../../', import.meta.url).pathname
+  const root = fileURLToPath(new URL('../../', import.meta.url))
   const targets = ['dev', 'stg', 'breach'].map((t) => `${root}fixtures/targets/local-fleet-${t}.yaml`)
   const now = new Date('2026-12-01T23:00:00Z')
   const docs = (text: string) => parseAllDocuments(text).map((d) => d.toJS() as Obj)

@@ -4,6 +4,7 @@
 // the Job gets cannot drift apart.
 
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { loadCatalog } from '../../helpers/catalog.ts'
 import { roleRulesYaml } from '../../helpers/doctor.ts'
@@ -11,7 +12,7 @@ import { azureScopesOf, GATE_NEEDS, kubePermissionsOf } from '../../helpers/gate
 import { loadProfile } from '../../helpers/profile.ts'
 import { loadRoleRules } from '../../helpers/rbac.ts'
 
-const ROOT = new URL('../..', import.meta.url).pathname
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const profile = loadProfile(join(ROOT, 'fixtures/targets/local.yaml'), {})
 const triples = (files: string[]) =>
   new Set(

@@ -4,12 +4,13 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { JobUsageError, renderJob } from '../../bin/job.ts'
 import { node } from '../e2e/_run.ts'
 
-const root = new URL('../../', import.meta.url).pathname
+const root = fileURLToPath(new URL('../../', import.meta.url))
 const read = (f: string) => readFileSync(root + f, 'utf8')
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
 // what aks-dev.yaml needs from the rendering shell (its ${VAR}s without a default)

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 // not re-exported from the package index (2.0.1); the package has no exports map, so the file is reachable
 import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js'
 import * as models from 'kubernetes-models'
@@ -13,7 +14,7 @@ import { describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { renderJob } from '../../bin/job.ts'
 
-const root = resolve(new URL('../../', import.meta.url).pathname)
+const root = resolve(fileURLToPath(new URL('../../', import.meta.url)))
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
 const SHELL = {
   CLOSEOUT_WORKSPACE_ID: '0b6f1c3e-1111-4222-8333-444455556666',

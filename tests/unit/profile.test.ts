@@ -1,10 +1,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { fillCommand, interpolate, loadProfile, ProfileError, profileSecrets } from '../../helpers/profile.ts'
 
-const root = new URL('../..', import.meta.url).pathname
+const root = fileURLToPath(new URL('../..', import.meta.url))
 const localYaml = readFileSync(join(root, 'fixtures/targets/local.yaml'), 'utf8')
 
 function write(text: string): string {

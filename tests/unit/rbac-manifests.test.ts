@@ -3,11 +3,12 @@
 // and everything binds the closeout-runner ServiceAccount. (No cluster here: parsed, not applied.)
 
 import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, test } from 'vitest'
 import { parseAllDocuments } from 'yaml'
 import { loadRoleRules, type PolicyRule } from '../../helpers/rbac.ts'
 
-const k8sDir = new URL('../../deploy/k8s/', import.meta.url).pathname
+const k8sDir = fileURLToPath(new URL('../../deploy/k8s/', import.meta.url))
 type Obj = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- manifests are open YAML
 const docs = (f: string): Obj[] =>
   parseAllDocuments(readFileSync(k8sDir + f, 'utf8'))

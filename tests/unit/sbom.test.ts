@@ -6,11 +6,12 @@ import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { describe, expect, test } from 'vitest'
 import { generateSbom } from '../../ci/sbom.ts'
 
-const root = resolve(new URL('../../', import.meta.url).pathname)
+const root = resolve(fileURLToPath(new URL('../../', import.meta.url)))
 const pnpm = join(root, '.tools', 'pnpm', 'node_modules', '.bin', 'pnpm')
 
 /** The schema directory of the CycloneDX library the generator uses (resolved through its own deps). */
