@@ -134,7 +134,7 @@ describe('exec-credential plugin in the kubeconfig (the kubelogin path)', { time
   test('the demo environment writes kubeconfig-exec; the closeout suite is GO through it', () => {
     const kc = envJson().kubeconfigExec as string
     expect(readFileSync(kc, 'utf8')).toMatch(
-      /exec:\n\s+apiVersion: client\.authentication\.k8s\.io\/v1\n\s+command: \S+node\n\s+args:\n\s+- \S+kube-exec-credential\.ts/,
+      /exec:\n\s+apiVersion: client\.authentication\.k8s\.io\/v1\n\s+command: .+node\"?\n\s+args:\n\s+- .+kube-exec-credential\.ts\"?/,
     )
     expect(readFileSync(kc, 'utf8')).not.toMatch(/\btoken:/)
     const r = runGates(['--tag', 'closeout'], { CLOSEOUT_LOCAL_KUBECONFIG: kc })
@@ -145,7 +145,7 @@ describe('exec-credential plugin in the kubeconfig (the kubelogin path)', { time
   const failing = (script: string) => {
     const kc = join(dir, `kubeconfig-${Math.random().toString(36).slice(2, 8)}`)
     const text = readFileSync(envJson().kubeconfigExec as string, 'utf8').replace(
-      /command: \S+\n(\s+)args:\n(?:\s+- .*\n)+/,
+      /command: .+\n(\s+)args:\n(?:\s+- .*\n)+/,
       (_m, ind: string) => `command: sh\n${ind}args:\n${ind}- -c\n${ind}- ${JSON.stringify(script)}\n`,
     )
     writeFileSync(kc, text)
