@@ -16,7 +16,7 @@ const UID = 10001
 const GO_ARGS = ['--tag', 'closeout', '--tag', 'rehearsal', '--target', 'fixtures/targets/local.yaml']
 // outside the checkout (its node_modules would be found by walking up) and outside /tmp (replaced by the
 // run's own /tmp); one directory per port base, so parallel checkouts do not share it
-const WORK = join('/var/tmp', `closeout-image-smoke-${process.env.CLOSEOUT_PORT_BASE ?? 46000}`)
+const WORK = join('/var/tmp', `closeout-image-smoke-${process.env.CLOSEOUT_PORT_BASE ?? 26000}`)
 const PNPM = join(ROOT, '.tools', 'pnpm', 'node_modules', '.bin', 'pnpm')
 const NODE_BIN = join(ROOT, '.tools', 'node', 'bin')
 const canIsolate = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0 && existsSync(PNPM)

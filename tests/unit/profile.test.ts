@@ -61,7 +61,7 @@ describe('target profiles', () => {
     const p = loadProfile(write(localYaml), { CLOSEOUT_LOCAL_EVENTHUBS_PORT: '50093', CLOSEOUT_OWNER: 'ops-oncall' })
     expect(p.eventhubs.port).toBe(50093)
     expect(p.owner).toBe('ops-oncall')
-    expect(loadProfile(write(localYaml), {}).eventhubs.port).toBe(46093)
+    expect(loadProfile(write(localYaml), {}).eventhubs.port).toBe(26093)
   })
   test('a missing variable is an error naming it and the key', () => {
     const p = problems(localYaml.replace('owner: ${CLOSEOUT_OWNER:-release-engineering}', 'owner: ${RELEASE_OWNER}'))
