@@ -1,7 +1,8 @@
 // Helpers for the end-to-end tests: drive `./closeout env` and `pnpm test` exactly as a user does
 // (same entry points, same exit codes) and read back the run's summary and bundle.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Summary } from '../../helpers/decision.ts'
@@ -63,4 +64,17 @@ export function spawnGates(args: string[], env: NodeJS.ProcessEnv = {}) {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+}
+
+/** A copy of the local profile whose kubeconfig signs in with `token` (a runner bound to a test Role). */
+export function runnerProfile(prefix: string, token: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const kubeconfig = join(dir, 'kubeconfig')
+  writeFileSync(kubeconfig, readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8').replace(/token: .*/, `token: ${token}`))
+  const profile = join(dir, 'runner.yaml')
+  writeFileSync(
+    profile,
+    readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`),
+  )
+  return profile
 }

@@ -3,15 +3,14 @@
 // rule to add (exit 2); a profile that does not load is exit 3. checkPermissions() is the same check
 // as a function (what the harness calls to block gates before anything runs).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type EntraEnvInfo, workloadIdentityEnv } from '../../fixtures/local-env/entra-double.ts'
 import { checkPermissions, roleRulesYaml } from '../../helpers/doctor.ts'
 import { loadProfile } from '../../helpers/profile.ts'
 import { loadRoleRules, type PolicyRule } from '../../helpers/rbac.ts'
-import { envUp, node, ROOT } from './_run.ts'
+import { envUp, node, ROOT, runnerProfile } from './_run.ts'
 
 const TOKEN = 'closeout-doctor-sa-token-0123456789'
 const tokensFile = join(ROOT, 'reports/local-env/tokens.json')
@@ -31,14 +30,7 @@ const doctor = (args: string[]) => node(['bin/doctor.ts', '--target', profile, '
 describe('closeout doctor against the simulator', { timeout: 120_000 }, () => {
   beforeAll(() => {
     envUp([])
-    const dir = mkdtempSync(join(tmpdir(), 'doctor-'))
-    const kubeconfig = join(dir, 'kubeconfig')
-    writeFileSync(kubeconfig, readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8').replace(/token: .*/, `token: ${TOKEN}`))
-    profile = join(dir, 'runner.yaml')
-    writeFileSync(
-      profile,
-      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`),
-    )
+    profile = runnerProfile('doctor-', TOKEN)
   })
   afterAll(() => writeFileSync(tokensFile, '[]'))
 

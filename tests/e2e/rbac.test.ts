@@ -2,12 +2,11 @@
 // bound to exactly deploy/k8s's rules (the simulator enforces them), and removing any one verb makes
 // some gate ENVIRONMENT_BLOCKED.
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { loadRoleRules, type PolicyRule, withoutEachVerb } from '../../helpers/rbac.ts'
-import { envUp, ROOT, runGates } from './_run.ts'
+import { envUp, ROOT, runGates, runnerProfile } from './_run.ts'
 
 const TOKEN = 'closeout-runner-sa-token-0123456789'
 const tokensFile = join(ROOT, 'reports/local-env/tokens.json')
@@ -26,14 +25,7 @@ function bind(r: PolicyRule[]): void {
 describe('least-privilege Role (deploy/k8s) against the simulator', { timeout: 600_000 }, () => {
   beforeAll(() => {
     envUp([])
-    const dir = mkdtempSync(join(tmpdir(), 'rbac-'))
-    const kubeconfig = join(dir, 'kubeconfig')
-    writeFileSync(kubeconfig, readFileSync(join(ROOT, 'reports/local-env/kubeconfig'), 'utf8').replace(/token: .*/, `token: ${TOKEN}`))
-    profile = join(dir, 'runner.yaml')
-    writeFileSync(
-      profile,
-      readFileSync(join(ROOT, 'fixtures/targets/local.yaml'), 'utf8').replace(/kubeconfig: .*/, `kubeconfig: ${kubeconfig}`),
-    )
+    profile = runnerProfile('rbac-', TOKEN)
   })
   afterAll(() => writeFileSync(tokensFile, '[]'))
 

@@ -134,7 +134,7 @@ describe('exec-credential plugin in the kubeconfig (the kubelogin path)', { time
   test('the demo environment writes kubeconfig-exec; the closeout suite is GO through it', () => {
     const kc = envJson().kubeconfigExec as string
     expect(readFileSync(kc, 'utf8')).toMatch(
-      /exec:\n\s+apiVersion: client\.authentication\.k8s\.io\/v1\n\s+command: .+node\"?\n\s+args:\n\s+- .+kube-exec-credential\.ts\"?/,
+      /exec:\n\s+apiVersion: client\.authentication\.k8s\.io\/v1\n\s+command: .+node"?\n\s+args:\n\s+- .+kube-exec-credential\.ts"?/,
     )
     expect(readFileSync(kc, 'utf8')).not.toMatch(/\btoken:/)
     const r = runGates(['--tag', 'closeout'], { CLOSEOUT_LOCAL_KUBECONFIG: kc })
